@@ -1,0 +1,44 @@
+"""The ``il2select`` command: the one place that wires model, data, training and serving.
+
+Each command is a few lines: parse options, call one function, format the answer.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+from il2select.commands_triage import triage
+
+app = typer.Typer(
+    name="il2select",
+    help="IL2Select: HD IL-2 first or a TKI first in metastatic renal cell carcinoma. "
+    "Every probability is a model output on synthetic data; the scope is HD IL-2 versus "
+    "VEGF-TKI on evidence to about 2015 (checkpoint inhibitors are not considered).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root() -> None:
+    """IL2Select command line."""
+
+
+app.command(help="Triage a clinic list along the Manchester pathway (clinical rules only).")(
+    triage)
+
+# Command groups that live in their own modules register themselves when present.
+for _module in ("il2select.commands_synth", "il2select.commands_models",
+                "il2select.commands_serve"):
+    try:
+        importlib.import_module(_module).register(app)
+    except ModuleNotFoundError as exc:
+        if exc.name != _module:
+            raise
+
+
+def main() -> None:
+    app()

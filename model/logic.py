@@ -1,0 +1,68 @@
+"""Three-valued (Kleene) logic on float arrays: 1.0 true, 0.0 false, NaN unknown.
+
+BRIEF "Unknown inputs": a derived value is unknown only when the missing inputs could
+change it, which is exactly Kleene's strong logic: ``false AND unknown`` is false,
+``true OR unknown`` is true.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+UNKNOWN = np.nan
+
+
+@dataclass(frozen=True)
+class Atom:
+    """A three-valued predicate and the inputs that would settle it when unknown."""
+
+    value: np.ndarray
+    inputs: tuple[str, ...] = ()
+
+
+def column(values: Mapping, name: str, n_rows: int) -> np.ndarray:
+    """A column as floats (bools as 1/0, unknown as NaN); an absent column is unknown."""
+    if name not in values:
+        return np.full(n_rows, np.nan)
+    col = values[name]
+    if hasattr(col, "to_numpy"):
+        return col.to_numpy(dtype=float, na_value=np.nan)
+    return np.asarray(col, dtype=float)
+
+
+def compare(x: np.ndarray, op: str, threshold: float) -> np.ndarray:
+    """``x op threshold`` with NaN propagating as unknown."""
+    with np.errstate(invalid="ignore"):
+        result = {
+            ">": x > threshold, ">=": x >= threshold, "<": x < threshold,
+            "<=": x <= threshold, "==": x == threshold,
+        }[op]
+    return np.where(np.isnan(x), UNKNOWN, result.astype(float))
+
+
+def all_of(*terms: np.ndarray) -> np.ndarray:
+    """Kleene AND: false if any term is false, else unknown if any is unknown."""
+    stacked = np.stack(terms)
+    return np.where((stacked == 0.0).any(axis=0), 0.0,
+                    np.where(np.isnan(stacked).any(axis=0), UNKNOWN, 1.0))
+
+
+def any_of(*terms: np.ndarray) -> np.ndarray:
+    """Kleene OR: true if any term is true, else unknown if any is unknown."""
+    stacked = np.stack(terms)
+    return np.where((stacked == 1.0).any(axis=0), 1.0,
+                    np.where(np.isnan(stacked).any(axis=0), UNKNOWN, 0.0))
+
+
+def negate(x: np.ndarray) -> np.ndarray:
+    return 1.0 - x
+
+
+def count_true(*terms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds of how many terms are true: (known trues, known trues + unknowns)."""
+    stacked = np.stack(terms)
+    low = (stacked == 1.0).sum(axis=0)
+    return low, low + np.isnan(stacked).sum(axis=0)
