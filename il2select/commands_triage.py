@@ -16,7 +16,7 @@ from il2select.progress import row_progress
 from model.exceptions import ContractError
 from model.pathway import PATHWAYS
 from model.worklist import build_worklist
-from serving.tables import TableWriter, count_rows, read_chunks
+from serving.tables import TableWriter, count_rows, prefetch, read_chunks
 from serving.triage import triage_frame
 
 EXIT_BAD_ROWS = 1
@@ -72,7 +72,7 @@ def _triage_file(input_path: Path, output_path: Path, errors_path: Path | None,
     errors_writer = TableWriter(_partial(errors_path)) if errors_path else None
     shown, worklists, columns = [], [], []
     with row_progress("triage", count_rows(input_path)) as advance:
-        for chunk in read_chunks(input_path):
+        for chunk in prefetch(read_chunks(input_path)):
             result = triage_frame(chunk, first_row=run.rows_in + 1)
             columns = list(chunk.columns)
             run.rows_in += len(chunk)
@@ -82,7 +82,8 @@ def _triage_file(input_path: Path, output_path: Path, errors_path: Path | None,
                 errors_writer.write(result.rejected)
             elif sum(map(len, shown)) < SHOWN_ERRORS:
                 shown.append(result.rejected[["row", "errors"]])
-            run.branches.update(result.triaged["manchester_pathway"].fillna("unknown"))
+            counts = result.triaged["manchester_pathway"].value_counts(dropna=False)
+            run.branches.update({("unknown" if pd.isna(k) else k): v for k, v in counts.items()})
             if summary:
                 worklists.append(build_worklist(result.triaged))
             advance(len(chunk))

@@ -79,9 +79,10 @@ class ColumnSpec:
             lo, hi = self.plausible
             below = f"; {self.below_plausible_hint}" if self.below_plausible_hint else ""
             above = f"; {self.above_plausible_hint}" if self.above_plausible_hint else ""
-            rules.append(Rule("plausible", f"is below the plausible {_fmt(lo)}–{_fmt(hi)}{unit}{below}",
+            span = f"{_fmt(lo)}–{_fmt(hi)}{unit}"
+            rules.append(Rule("plausible", f"is below the plausible {span}{below}",
                               lambda v, lo=lo: v >= lo))
-            rules.append(Rule("plausible", f"is above the plausible {_fmt(lo)}–{_fmt(hi)}{unit}{above}",
+            rules.append(Rule("plausible", f"is above the plausible {span}{above}",
                               lambda v, hi=hi: v <= hi))
         return tuple(rules) + self.extra_rules
 

@@ -10,7 +10,7 @@ caller splits valid from bad rows with ``report.valid``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 import pandas as pd
@@ -42,12 +42,17 @@ class TableReport:
         return ~bad
 
     def reasons_by_row(self, issues: pd.DataFrame | None = None) -> pd.Series:
-        """One text per row that has issues: 'column=value: rule; …'."""
+        """One text per row that has issues: 'column=value: rule; …', indexed by row."""
         issues = self.errors if issues is None else issues
         if issues.empty:
             return pd.Series(dtype=object)
-        text = issues["column"] + "=" + issues["value"].map(_show) + ": " + issues["rule"]
-        return text.groupby(issues["row"], sort=True).agg("; ".join)
+        text = (issues["column"] + "=" + issues["value"].map(_show) + ": " + issues["rule"])
+        rows = issues["row"]
+        several = rows.duplicated(keep=False).to_numpy()
+        # most bad rows break one rule: join only where a row has several
+        joined = text[several].groupby(rows[several], sort=False).agg("; ".join)
+        single = pd.Series(text[~several].to_numpy(), index=rows[~several].to_numpy())
+        return pd.concat([single, joined]).sort_index()
 
 
 def validate_table(raw: pd.DataFrame) -> TableReport:
@@ -61,7 +66,8 @@ def validate_table(raw: pd.DataFrame) -> TableReport:
     missing = [name for name in REQUIRED_COLUMNS if name not in raw.columns]
     if missing:
         raise MissingColumnError(missing)
-    raw = raw.reset_index(drop=True)
+    if not (isinstance(raw.index, pd.RangeIndex) and raw.index.start == 0):
+        raw = raw.reset_index(drop=True)
     typed = {}
     issues = []
     for spec in COLUMNS:
@@ -70,7 +76,7 @@ def validate_table(raw: pd.DataFrame) -> TableReport:
             continue
         typed[spec.name], parse_issues = _parse_column(spec, raw[spec.name])
         issues.append(parse_issues)
-    typed_frame = pd.DataFrame(typed)
+    typed_frame = pd.DataFrame(typed, copy=False)  # no block consolidation: a copy per chunk
     unreadable = _concat(issues)
     issues.append(_drop_seen(_schema_issues(typed_frame, raw), unreadable))
     issues.extend(_cross_issues(typed_frame, raw, rule) for rule in CROSS_RULES)
@@ -94,12 +100,13 @@ def _absent(spec: ColumnSpec, n_rows: int) -> np.ndarray:
 
 def _parse_column(spec: ColumnSpec, column: pd.Series) -> tuple[pd.Series, pd.DataFrame]:
     """Cells to numbers (bools as 1/0); cells that cannot be read become issues."""
-    if spec.kind in ("text", "choice"):
-        text = column.astype(object).where(column.notna(), None)
-        if pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column):
-            stripped = text.map(lambda v: v.strip() if isinstance(v, str) else v)
-            text = stripped.where(stripped != "", None)
-        return text, _empty_issues()
+    if spec.kind == "text":
+        return column, _empty_issues()  # passed through, never interpreted
+    if spec.kind == "choice":
+        # strip each distinct value once: a clinic list has few distinct labels
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+        labels = np.array([_clean_label(u) for u in uniques] + [None], dtype=object)
+        return pd.Series(labels[codes]), _empty_issues()
     if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
         values = column.to_numpy(dtype=float, na_value=np.nan)
         if spec.kind == "bool":
@@ -119,6 +126,13 @@ def _parse_column(spec: ColumnSpec, column: pd.Series) -> tuple[pd.Series, pd.Da
         rule = "must be a number (leave the cell empty when unknown)"
     unreadable = np.isnan(values) & ~empty
     return pd.Series(values), _issues_at(unreadable, spec.name, column, rule)
+
+
+def _clean_label(value: object) -> object:
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
 
 
 def _issues_at(mask: np.ndarray, name: str, column: pd.Series, rule: str) -> pd.DataFrame:
@@ -164,7 +178,7 @@ def _checks(spec: ColumnSpec) -> list[pa.Check]:
 
 def _schema_issues(typed: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
     try:
-        table_schema().validate(typed, lazy=True)
+        table_schema().validate(typed, lazy=True, inplace=True)
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases
         cases = cases[cases["index"].notna() & cases["column"].isin(SPECS)]
@@ -179,7 +193,7 @@ def _schema_issues(typed: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
     return _empty_issues()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _messages(column: str) -> dict[str, str]:
     return {check.error: check.error for check in _checks(SPECS[column])}
 
@@ -196,9 +210,13 @@ def _cross_issues(typed: pd.DataFrame, raw: pd.DataFrame, rule: CrossRule) -> pd
     first, others = rule.columns[0], [c for c in rule.columns[1:] if c in raw.columns]
     values = raw[first].to_numpy(dtype=object)[rows] if first in raw.columns else [None] * rows.size
     context = raw.loc[rows, others].astype(object)
-    rules = [f"{rule.message} ({', '.join(f'{c}={_show(v)}' for c, v in zip(others, vals, strict=True))})"
+    rules = [f"{rule.message} ({_pairs(others, vals)})"
              for vals in context.itertuples(index=False)]
     return pd.DataFrame({"row": rows + 1, "column": first, "value": values, "rule": rules})
+
+
+def _pairs(columns: list[str], values: tuple) -> str:
+    return ", ".join(f"{c}={_show(v)}" for c, v in zip(columns, values, strict=True))
 
 
 def _show(value: object) -> str:

@@ -27,8 +27,9 @@ def _f(values: Mapping, name: str) -> np.ndarray:
 
 
 def _pattern_sum(values: Mapping) -> np.ndarray:
-    shares = [_f(values, c) for c in ("alveolar_pct", "solid_pct", "papillary_pct")]
-    return np.nansum(np.stack(shares), axis=0) > 100.0 + PATTERN_SUM_TOLERANCE
+    shares = ("alveolar_pct", "solid_pct", "papillary_pct")
+    total = sum(np.nan_to_num(_f(values, c)) for c in shares)
+    return total > 100.0 + PATTERN_SUM_TOLERANCE
 
 
 def _tki_without_washout(values: Mapping) -> np.ndarray:

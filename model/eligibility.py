@@ -75,7 +75,10 @@ CAUTIONS: dict[str, tuple[Rule, Callable[..., np.ndarray]]] = {
 }
 
 
-def evaluate(rules: dict, values: Mapping, n: int) -> dict[str, tuple[np.ndarray, tuple[Atom, ...]]]:
+Evaluated = dict[str, tuple[np.ndarray, tuple[Atom, ...]]]
+
+
+def evaluate(rules: dict, values: Mapping, n: int) -> Evaluated:
     """Each named rule's three-valued result with the atoms it rests on."""
     out = {}
     for name, (atoms_of, combine) in rules.items():

@@ -43,18 +43,26 @@ def compare(x: np.ndarray, op: str, threshold: float) -> np.ndarray:
     return np.where(np.isnan(x), UNKNOWN, result.astype(float))
 
 
+def _any(masks) -> np.ndarray:
+    masks = iter(masks)
+    result = next(masks).copy()
+    for mask in masks:
+        result |= mask
+    return result
+
+
 def all_of(*terms: np.ndarray) -> np.ndarray:
     """Kleene AND: false if any term is false, else unknown if any is unknown."""
-    stacked = np.stack(terms)
-    return np.where((stacked == 0.0).any(axis=0), 0.0,
-                    np.where(np.isnan(stacked).any(axis=0), UNKNOWN, 1.0))
+    any_false = _any(np.asarray(t) == 0.0 for t in terms)
+    any_unknown = _any(np.isnan(t) for t in terms)
+    return np.where(any_false, 0.0, np.where(any_unknown, UNKNOWN, 1.0))
 
 
 def any_of(*terms: np.ndarray) -> np.ndarray:
     """Kleene OR: true if any term is true, else unknown if any is unknown."""
-    stacked = np.stack(terms)
-    return np.where((stacked == 1.0).any(axis=0), 1.0,
-                    np.where(np.isnan(stacked).any(axis=0), UNKNOWN, 0.0))
+    any_true = _any(np.asarray(t) == 1.0 for t in terms)
+    any_unknown = _any(np.isnan(t) for t in terms)
+    return np.where(any_true, 1.0, np.where(any_unknown, UNKNOWN, 0.0))
 
 
 def negate(x: np.ndarray) -> np.ndarray:
@@ -63,6 +71,6 @@ def negate(x: np.ndarray) -> np.ndarray:
 
 def count_true(*terms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Bounds of how many terms are true: (known trues, known trues + unknowns)."""
-    stacked = np.stack(terms)
-    low = (stacked == 1.0).sum(axis=0)
-    return low, low + np.isnan(stacked).sum(axis=0)
+    low = sum((np.asarray(t) == 1.0).astype(np.int64) for t in terms)
+    unknown = sum(np.isnan(t).astype(np.int64) for t in terms)
+    return low, low + unknown

@@ -16,11 +16,18 @@ import pandas as pd
 
 from model.columns import UNKNOWABLE_COLUMNS
 from model.eligibility import CAUTIONS, CONTRAINDICATIONS, evaluate
-from model.logic import Atom, any_of, column, negate
+from model.logic import Atom, any_of, column, count_true, negate
 from model.pathway import PATHWAY_LINES, PATHWAYS, choose_pathway
 from model.scores import (
-    MANCHESTER_HISTOLOGY, MSKCC_RISK, UPTON_GROUPS, count_metastatic_organs, is_clear_cell,
-    score_caix, score_manchester, score_mskcc, score_upton,
+    MANCHESTER_HISTOLOGY,
+    MSKCC_RISK,
+    UPTON_GROUPS,
+    count_metastatic_organs,
+    is_clear_cell,
+    score_caix,
+    score_manchester,
+    score_mskcc,
+    score_upton,
 )
 
 RULES_VERSION = "brief-2026.1"
@@ -55,8 +62,7 @@ def derive(values: Mapping, n_rows: int | None = None) -> Derived:
     """All clinical rules of the brief on a table of inputs (unknown = NaN/None)."""
     n = len(values["ecog"]) if n_rows is None else n_rows
     factors, risk = score_mskcc(values, n)
-    low = np.nansum(np.stack([a.value == 1.0 for a in risk.atoms]), axis=0)
-    high = low + np.isnan(np.stack([a.value for a in risk.atoms])).sum(axis=0)
+    low, high = count_true(*(a.value for a in risk.atoms))
     poor = np.where(low >= 3, 1.0, np.where(high < 3, 0.0, np.nan))
     upton = score_upton(values, n)
     good_features, favourable = score_manchester(values, n)
@@ -131,16 +137,18 @@ def derive_columns(frame: Mapping) -> pd.DataFrame:
         **lines,
         "needed_inputs": join_names(derived.needed),
     }
-    return pd.DataFrame(columns, index=index)
+    return pd.DataFrame(columns, index=index, copy=False)
 
 
 def _code(three_valued: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(three_valued), -1, three_valued).astype(int)
 
 
-def _labels(codes: np.ndarray, labels: tuple[str, ...]) -> np.ndarray:
-    table = np.array([*labels, None], dtype=object)  # code -1 picks the trailing None
-    return table[np.asarray(codes, dtype=int)]
+def _labels(codes: np.ndarray, labels: tuple[str, ...]) -> pd.Categorical:
+    """Codes to labels (code -1 is unknown); categorical so that large tables stay cheap."""
+    unique = list(dict.fromkeys(labels))
+    remap = np.array([unique.index(label) for label in labels] + [-1], dtype=np.int8)
+    return pd.Categorical.from_codes(remap[np.asarray(codes, dtype=int)], categories=unique)
 
 
 def _count(values: np.ndarray) -> np.ndarray | pd.arrays.IntegerArray:
@@ -158,7 +166,7 @@ def _flag(values: np.ndarray) -> np.ndarray | pd.arrays.BooleanArray:
     return values == 1.0
 
 
-def join_names(flags: dict[str, np.ndarray]) -> np.ndarray:
+def join_names(flags: dict[str, np.ndarray]) -> pd.Categorical:
     """Per row, the names whose flag is set, in the dict's order, joined with ';'.
 
     Rows are grouped by their bit pattern so the joining runs once per distinct pattern.
@@ -169,6 +177,7 @@ def join_names(flags: dict[str, np.ndarray]) -> np.ndarray:
     for i, name in enumerate(names):
         bits |= np.asarray(flags[name], dtype=np.int64) << i
     patterns, inverse = np.unique(bits, return_inverse=True)
-    texts = np.array([LIST_SEPARATOR.join(nm for i, nm in enumerate(names) if p >> i & 1)
-                      for p in patterns], dtype=object)
-    return texts[inverse.reshape(-1)] if n else np.array([], dtype=object)
+    texts = [LIST_SEPARATOR.join(nm for i, nm in enumerate(names) if p >> i & 1)
+             for p in patterns]
+    return pd.Categorical.from_codes(inverse.reshape(-1), categories=texts) if n else \
+        pd.Categorical([], categories=[""])

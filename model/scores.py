@@ -95,7 +95,7 @@ def score_manchester(values: Mapping, n: int) -> tuple[Score, Score]:
     clear = is_clear_cell(values)
     alveolar = column(values, "alveolar_pct", n)
     solid = column(values, "solid_pct", n)
-    known_share = np.nansum(np.stack([alveolar, solid]), axis=0)
+    known_share = np.nan_to_num(alveolar) + np.nan_to_num(solid)
     share_unknown = np.isnan(alveolar) | np.isnan(solid)
     # known parts alone above 50 % settle (a) whatever the unknown part is
     point_a = np.where(known_share > 50.0, 1.0, np.where(share_unknown, np.nan, 0.0))
@@ -115,4 +115,4 @@ def score_caix(values: Mapping, n: int) -> Score:
 
 
 def count_metastatic_organs(values: Mapping, n: int) -> np.ndarray:
-    return np.sum([column(values, name, n) for name in MET_COLUMNS], axis=0)
+    return sum(column(values, name, n) for name in MET_COLUMNS)

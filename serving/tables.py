@@ -7,6 +7,7 @@ output repeats every input cell unchanged.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -51,8 +52,19 @@ def read_table(path: Path) -> pd.DataFrame:
     return pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame()
 
 
+def prefetch(chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """Read the next chunk on a thread while the caller works on this one (Arrow decodes
+    without the GIL, so reading and validating overlap on two cores)."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read") as pool:
+        pending = pool.submit(next, chunks, None)
+        while (chunk := pending.result()) is not None:
+            pending = pool.submit(next, chunks, None)
+            yield chunk
+
+
 class TableWriter:
-    """Appends frames to one CSV or Parquet file; writes nothing until the first frame."""
+    """Appends frames to one CSV or Parquet file, on a background thread so that encoding
+    overlaps the next chunk's work; writes nothing until the first frame."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -60,9 +72,21 @@ class TableWriter:
         self._parquet: pq.ParquetWriter | None = None
         self._schema: pa.Schema | None = None
         self._started = False
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="write")
+        self._pending: Future | None = None
         self.rows = 0
 
     def write(self, frame: pd.DataFrame) -> None:
+        self._wait()
+        self.rows += len(frame)
+        self._pending = self._pool.submit(self._write, frame)
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            self._pending.result()  # re-raises a failed write here
+            self._pending = None
+
+    def _write(self, frame: pd.DataFrame) -> None:
         if self.format == ".csv":
             frame.to_csv(self.path, mode="a" if self._started else "w",
                          header=not self._started, index=False)
@@ -72,20 +96,24 @@ class TableWriter:
                 self._parquet = pq.ParquetWriter(self.path, table.schema)
             self._parquet.write_table(table)
         self._started = True
-        self.rows += len(frame)
 
     def _to_arrow(self, frame: pd.DataFrame) -> pa.Table:
         if self._schema is None:
             table = pa.Table.from_pandas(frame, preserve_index=False)
-            # a column that is empty in the first chunk must still take text later on
-            fields = [pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else f
+            # plain text in the file (not dictionaries), and a column that is empty in the
+            # first chunk must still take text later on
+            fields = [pa.field(f.name, pa.string())
+                      if pa.types.is_null(f.type) or pa.types.is_dictionary(f.type) else f
                       for f in table.schema]
             self._schema = pa.schema(fields)
-        return pa.Table.from_pandas(frame, schema=self._schema, preserve_index=False)
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        return table.cast(self._schema) if table.schema != self._schema else table
 
     def close(self, empty_columns: list[str] | None = None) -> None:
         """Finish the file; an empty result still gets its header."""
+        self._wait()
         if not self._started:
-            self.write(pd.DataFrame({c: pd.Series(dtype=object) for c in empty_columns or []}))
+            self._write(pd.DataFrame({c: pd.Series(dtype=object) for c in empty_columns or []}))
         if self._parquet is not None:
             self._parquet.close()
+        self._pool.shutdown()

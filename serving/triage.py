@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from model.contract import TableReport, validate_table
@@ -33,16 +34,32 @@ def triage_frame(raw: pd.DataFrame, first_row: int = 1) -> TriageResult:
 
     ``first_row`` numbers the rows when a large file is processed in chunks.
     """
-    raw = raw.reset_index(drop=True)
+    raw = _renumbered(raw)
     report = validate_table(raw)
     valid = report.valid
-    derived = derive_columns(report.typed[valid].reset_index(drop=True))
-    warnings = report.reasons_by_row(report.warnings).reindex(
-        pd.RangeIndex(1, len(raw) + 1), fill_value="")
-    derived["warnings"] = warnings.to_numpy()[valid]
-    triaged = pd.concat([raw[valid].reset_index(drop=True), derived], axis=1)
+    kept = np.flatnonzero(valid)
+    triaged = _renumbered(raw.take(kept))
+    derived = derive_columns(_renumbered(report.typed.take(kept)))
+    for name in derived.columns:
+        triaged[name] = derived[name].array
+    triaged["warnings"] = _warnings_text(report, len(raw))[kept]
     reasons = report.reasons_by_row()
-    rejected = raw[~valid].copy()
+    rejected = _renumbered(raw.take(np.flatnonzero(~valid)))
     rejected.insert(0, "row", reasons.index.to_numpy() + first_row - 1)
     rejected["errors"] = reasons.to_numpy()
-    return TriageResult(triaged, rejected.reset_index(drop=True), report)
+    return TriageResult(triaged, rejected, report)
+
+
+def _renumbered(frame: pd.DataFrame) -> pd.DataFrame:
+    """Index 0..n-1 without copying the data (reset_index copies every column)."""
+    if not (isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0
+            and frame.index.step == 1):
+        frame = frame.set_axis(pd.RangeIndex(len(frame)), axis=0, copy=False)
+    return frame
+
+
+def _warnings_text(report: TableReport, n_rows: int) -> np.ndarray:
+    text = np.full(n_rows, "", dtype=object)
+    reasons = report.reasons_by_row(report.warnings)
+    text[reasons.index.to_numpy(dtype=int) - 1] = reasons.to_numpy()
+    return text

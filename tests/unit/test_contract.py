@@ -81,7 +81,8 @@ def test_unknowable_columns_may_be_absent():
 
 
 def test_pattern_sum_has_a_float_tolerance():
-    ok = validate_table(_table(alveolar_pct=(0, 33.4), solid_pct=(0, 33.3), papillary_pct=(0, 33.3)))
+    ok = validate_table(
+        _table(alveolar_pct=(0, 33.4), solid_pct=(0, 33.3), papillary_pct=(0, 33.3)))
     assert ok.errors.empty
     bad = validate_table(_table(alveolar_pct=(0, 40), solid_pct=(0, 40), papillary_pct=(0, 20.1)))
     assert "must not exceed 100" in _issue(bad, 1, "alveolar_pct")["rule"]

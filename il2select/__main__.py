@@ -1,0 +1,3 @@
+from il2select.cli import main
+
+main()

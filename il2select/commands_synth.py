@@ -1,0 +1,183 @@
+"""Commands of the synthetic cohort generator: ``synth``, ``synth-report``, ``calibrate``.
+
+``register(app)`` adds them to the ``il2select`` Typer app; each command parses its
+options, calls one function of ``data.synthetic`` / ``training`` and formats the result.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+console = Console()
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), TimeRemainingColumn(), console=console)
+
+
+def _parse_seeds(text: str) -> list[int]:
+    """'1-10' or '1,2,5' -> seeds."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        seeds += list(range(int(low), int(high or low) + 1))
+    return seeds
+
+
+def synth(
+    out: Annotated[Path, typer.Option(help="output file: .parquet or .csv")],
+    n: Annotated[int, typer.Option(help="number of patients")] = 10_000,
+    seed: Annotated[int, typer.Option(help="random seed (same seed, same rows)")] = 1,
+    observed: Annotated[bool, typer.Option(help="observed view: one treatment each")] = False,
+    params: Annotated[Path | None, typer.Option(help="parameter file")] = None,
+    workers: Annotated[int, typer.Option(help="blocks generated concurrently")] = 2,
+) -> None:
+    """Generate a synthetic cohort (streamed to disk block by block)."""
+    from data.synthetic.params import load_parameters
+    from data.synthetic.writer import write_cohort
+
+    parameters = load_parameters(params)
+    with _progress() as bar:
+        task = bar.add_task(f"synth seed {seed}", total=n)
+        write_cohort(out, n, seed, parameters, observed, workers,
+                     progress=lambda rows: bar.advance(task, rows))
+    console.print(f"wrote {n:,} patients to {out} (parameters version {parameters.version})")
+
+
+def synth_report(
+    out: Annotated[Path, typer.Option(help="report folder (index.html, PNGs, CSV)")],
+    cohort: Annotated[Path | None, typer.Option(help="cohort file (.parquet/.csv)")] = None,
+    n: Annotated[int, typer.Option(help="without --cohort: patients per seed")] = 200_000,
+    seeds: Annotated[str, typer.Option(help="without --cohort: seeds, e.g. 1-10")] = "1",
+    targets: Annotated[Path | None, typer.Option(help="targets file")] = None,
+) -> None:
+    """Evaluate every target on a cohort (or fresh cohorts of several seeds) and write
+    an HTML report with Kaplan–Meier curves."""
+    from data.synthetic.cohort import simulate_cohort
+    from data.synthetic.report import target_table, write_report
+    from data.synthetic.targets import load_targets
+    from data.synthetic.writer import read_cohort
+
+    target_set = load_targets(targets)
+    if cohort is not None:
+        frame = read_cohort(cohort)
+        table = target_table(frame, target_set)
+        _print_table(table, f"targets on {cohort}")
+        path = write_report(frame, table, out, title=f"Synthetic cohort report: {cohort.name}")
+        console.print(f"report: {path}")
+        return
+    tables, first = [], None
+    with _progress() as bar:
+        task = bar.add_task(f"{n:,} patients x seeds {seeds}", total=len(_parse_seeds(seeds)))
+        for s in _parse_seeds(seeds):
+            frame = simulate_cohort(n, s)
+            tables.append(target_table(frame, target_set).assign(seed=s))
+            first = frame if first is None else first
+            bar.advance(task)
+    long = pd.concat(tables, ignore_index=True)
+    summary = seeds_summary(long)
+    _print_table(tables[0], f"targets, seed {tables[0].seed.iat[0]}")
+    _print_summary(summary)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    long.to_csv(Path(out) / "targets_by_seed.csv", index=False)
+    summary.to_csv(Path(out) / "seeds_summary.csv", index=False)
+    path = write_report(first, tables[0], out, title=f"Synthetic cohort report: n = {n:,}, "
+                        f"seed {tables[0].seed.iat[0]} (summary of seeds {seeds} in "
+                        "seeds_summary.csv)", summary=summary)
+    console.print(f"report: {path}")
+
+
+def seeds_summary(long: pd.DataFrame) -> pd.DataFrame:
+    """Per target over seeds: value range, worst margin in SEs, met in every seed."""
+    grouped = long.groupby("id", sort=False)
+    return pd.DataFrame({
+        "kind": grouped.kind.first(), "statistic": grouped.statistic.first(),
+        "low": grouped.low.first(), "high": grouped.high.first(),
+        "min_value": grouped.value.min(), "max_value": grouped.value.max(),
+        "worst_margin_se": grouped.margin_se.min(), "seeds": grouped.size(),
+        "met_all": grouped.met.all(), "margin_2se_all": grouped.margin_se.min() >= 2,
+    }).reset_index()
+
+
+def calibrate(
+    n: Annotated[int, typer.Option(help="patients in the calibration case mix")] = 200_000,
+    seed: Annotated[int, typer.Option(help="seed of the calibration case mix")] = 20260,
+    max_evaluations: Annotated[int, typer.Option(help="objective evaluations")] = 3000,
+    start: Annotated[Path | None, typer.Option(help="starting parameter file")] = None,
+    targets: Annotated[Path | None, typer.Option(help="targets file")] = None,
+    out: Annotated[Path | None, typer.Option(help="parameter file to write")] = None,
+) -> None:
+    """Fit the generator's effects to every outcome target (trace logged)."""
+    from data.synthetic.params import PARAMS_PATH, load_parameters
+    from data.synthetic.targets import TARGETS_PATH, load_targets
+    from training.calibration import calibrate as run_calibration
+    from training.calibration import write_calibration
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    out = PARAMS_PATH if out is None else out
+    target_set = load_targets(targets)
+    with _progress() as bar:
+        task = bar.add_task("calibrating", total=max_evaluations)
+
+        def on_evaluation(count: int, cost: float, best: float) -> None:
+            bar.update(task, completed=count, description=f"calibrating (best cost {best:.4f})")
+            if count % 50 == 0:
+                bar.console.log(f"evaluation {count}: cost {cost:.5f}, best {best:.5f}")
+
+        result = run_calibration(load_parameters(start), target_set, n=n, seed=seed,
+                                 max_evaluations=max_evaluations, on_evaluation=on_evaluation)
+    report = out.with_name("calibration_report.md")
+    write_calibration(result, target_set, out, report, n, seed,
+                      str(targets or TARGETS_PATH.name))
+    console.print(f"cost {result.cost_start:.4f} -> {result.cost_final:.4f} in "
+                  f"{result.evaluations} evaluations ({result.status}); wrote {out}, {report}")
+
+
+def _print_table(table: pd.DataFrame, title: str) -> None:
+    view = Table(title=title)
+    for name in ("target", "kind", "statistic", "value", "SE", "accept", "met", "margin SE"):
+        view.add_column(name, justify="left" if name in ("target", "kind", "statistic")
+                        else "right")
+    for r in table.itertuples():
+        style = None if r.met and r.margin_se >= 2 else ("yellow" if r.met else "red")
+        view.add_row(r.id, r.kind, r.statistic, f"{r.value:.4g}", f"{r.se:.2g}",
+                     f"[{r.low:g}, {r.high:g}]", "yes" if r.met else "NO",
+                     f"{r.margin_se:.1f}", style=style)
+    console.print(view)
+
+
+def _print_summary(summary: pd.DataFrame) -> None:
+    view = Table(title="over seeds: worst margin per target")
+    for name in ("target", "kind", "min", "max", "accept", "worst margin SE", "met all"):
+        view.add_column(name)
+    for r in summary.itertuples():
+        view.add_row(r.id, r.kind, f"{r.min_value:.4g}", f"{r.max_value:.4g}",
+                     f"[{r.low:g}, {r.high:g}]", f"{r.worst_margin_se:.1f}",
+                     "yes" if r.met_all else "NO",
+                     style=None if r.margin_2se_all else "red")
+    console.print(view)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``synth``, ``synth-report`` and ``calibrate`` to the ``il2select`` app."""
+    app.command(name="synth", help="Generate a synthetic cohort.")(synth)
+    app.command(name="synth-report", help="Target table and KM report of a cohort.")(
+        synth_report)
+    app.command(name="calibrate", help="Calibrate the generator to the targets.")(calibrate)
+
