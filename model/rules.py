@@ -46,6 +46,7 @@ class Derived:
 
     mskcc_risk_factors: np.ndarray
     mskcc_risk: np.ndarray
+    mskcc_poor: np.ndarray
     upton_group: np.ndarray
     manchester_good_features: np.ndarray
     manchester_favourable: np.ndarray
@@ -82,7 +83,8 @@ def derive(values: Mapping, n_rows: int | None = None) -> Derived:
         *((np.isnan(value), atoms) for value, atoms in cautions.values()),
     ]
     return Derived(
-        mskcc_risk_factors=factors.value, mskcc_risk=risk.value, upton_group=upton.value,
+        mskcc_risk_factors=factors.value, mskcc_risk=risk.value, mskcc_poor=poor,
+        upton_group=upton.value,
         manchester_good_features=good_features.value, manchester_favourable=favourable.value,
         caix_high=caix.value, n_metastatic_organs=count_metastatic_organs(values, n),
         contraindications={k: v for k, (v, _) in contra.items()},

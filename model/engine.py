@@ -1,0 +1,103 @@
+"""A strategy's predictions for a batch of patients and every parameter draw.
+
+Shapes: D draws (row 0 = the point estimate), n patients, T months. ``design`` is (n, p),
+or (D, n, p) when each draw sees its own imputation of a patient's unknown inputs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from model.strategy import StrategyDraws, StrategyModel
+
+SURVIVAL_MONTHS = np.array([12.0, 24.0, 36.0, 60.0])
+GRID_MONTHS = np.arange(0, 121, dtype=float)
+
+
+def group_probabilities(model: StrategyModel, draws: StrategyDraws,
+                        design: np.ndarray) -> dict[str, np.ndarray]:
+    """P(CR), P(PR), P(no response), each (D, n)."""
+    p_response = model.response.predict(design, draws.response)
+    p_cr = p_response * model.complete_given_response.predict(design, draws.complete)
+    return {"CR": p_cr, "PR": p_response - p_cr, "NR": 1.0 - p_response}
+
+
+def mixture_survival(components, component_draws, groups, design, months) -> np.ndarray:
+    """S(t) of the response mixture, (D, n, T)."""
+    total = 0.0
+    for name, weight in groups.items():
+        curve = components[name].survival(design, months, component_draws[name])
+        total = total + weight[..., None] * curve
+    return total
+
+
+def predict_strategy(model: StrategyModel, draws: StrategyDraws, design: np.ndarray,
+                     months: np.ndarray = SURVIVAL_MONTHS) -> dict[str, np.ndarray]:
+    """Every (D, n) quantity: response, complete response, cure, toxicity, and survival
+    at ``months`` (12/24/36/60 by default)."""
+    groups = group_probabilities(model, draws, design)
+    out = {
+        "p_response": groups["CR"] + groups["PR"],
+        "p_complete_response": groups["CR"],
+        "p_cure": groups["CR"] * model.pfs["CR"].cure_fraction(design, draws.pfs["CR"]),
+    }
+    if model.toxicity is not None:
+        tox_design = design[..., list(model.toxicity_columns)]
+        out["p_severe_cardiac_toxicity"] = model.toxicity.predict(tox_design, draws.toxicity)
+    for endpoint in ("pfs", "os"):
+        curves = mixture_survival(getattr(model, endpoint), getattr(draws, endpoint), groups,
+                                  design, np.asarray(months, dtype=float))
+        for i, month in enumerate(np.asarray(months).astype(int)):
+            out[f"{endpoint}_at_{month}_months"] = curves[..., i]
+    return out
+
+
+def point_curves(model: StrategyModel, draws: StrategyDraws, design: np.ndarray,
+                 months: np.ndarray = GRID_MONTHS) -> dict[str, np.ndarray]:
+    """Point-estimate PFS and OS curves (n, T), averaged over imputations when given."""
+    groups = group_probabilities(model, point_draws(draws), design)
+    return {endpoint: mixture_survival(getattr(model, endpoint),
+                                       getattr(point_draws(draws), endpoint), groups, design,
+                                       months).mean(axis=0)
+            for endpoint in ("pfs", "os")}
+
+
+# a median is bracketed on this coarse grid, then refined by bisection
+MEDIAN_GRID_MONTHS = np.concatenate([np.arange(0.0, 121.0, 1.0), np.arange(132.0, 1201.0, 12.0)])
+BISECTION_STEPS = 14  # a 12-month bracket to under a thousandth of a month
+
+
+def point_medians(model: StrategyModel, draws: StrategyDraws,
+                  design: np.ndarray) -> dict[str, np.ndarray]:
+    """Median PFS and OS (n,) of the point curve (averaged over imputations); inf when the
+    curve stays above 0.5 (a cure fraction of one half or more, or beyond 100 years)."""
+    point = point_draws(draws)
+    groups = group_probabilities(model, point, design)
+    out = {}
+    for endpoint in ("pfs", "os"):
+        components, comp_draws = getattr(model, endpoint), getattr(point, endpoint)
+
+        def curve(months, components=components, comp_draws=comp_draws):
+            return mixture_survival(components, comp_draws, groups, design, months).mean(axis=0)
+
+        coarse = curve(MEDIAN_GRID_MONTHS)
+        below = coarse <= 0.5
+        reached = below.any(axis=1)
+        first = np.maximum(np.argmax(below, axis=1), 1)
+        lo, hi = MEDIAN_GRID_MONTHS[first - 1], MEDIAN_GRID_MONTHS[first]
+        for _ in range(BISECTION_STEPS):
+            mid = (lo + hi) / 2
+            above = curve(mid[:, None])[:, 0] > 0.5
+            lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
+        out[endpoint] = np.where(reached, (lo + hi) / 2, np.inf)
+    return out
+
+
+def point_draws(draws: StrategyDraws) -> StrategyDraws:
+    """Only the point estimate (draw 0) of every part."""
+    def first(a):
+        return None if a is None else a[:1]
+
+    return StrategyDraws(first(draws.response), first(draws.complete), first(draws.toxicity),
+                         {k: v[:1] for k, v in draws.pfs.items()},
+                         {k: v[:1] for k, v in draws.os.items()})

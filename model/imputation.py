@@ -1,0 +1,86 @@
+"""Multiple imputation of unknown inputs from the training cohort (nearest donors).
+
+A patient's unknown inputs (BRIEF "Unknown inputs") are never replaced by a fixed value:
+each parameter draw gets the values of one of the patient's nearest training patients on
+the inputs that are known, so predictions average over the distribution of the unknown
+inputs given the known ones, and the intervals widen by as much as the unknown inputs
+matter. Deterministic: the same patient always gets the same donors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from model.columns import COLUMNS, UNKNOWABLE_COLUMNS
+
+MAX_DONORS = 5000
+HISTOLOGY_MISMATCH = 4.0  # a different subtype is as far as two SDs on four inputs
+NUMERIC = tuple(s.name for s in COLUMNS if s.kind in ("float", "int", "bool")
+                and s.name != "months_since_tki")
+
+
+@dataclass(frozen=True)
+class DonorImputer:
+    """Complete training patients whose inputs fill the gaps of incomplete ones."""
+
+    donors: dict[str, np.ndarray]
+    scale: dict[str, float]
+
+    @classmethod
+    def from_typed(cls, typed: pd.DataFrame, rng: np.random.Generator) -> DonorImputer:
+        """Keep up to MAX_DONORS complete rows of a typed (validated) training table."""
+        complete = typed[list(NUMERIC)].notna().all(axis=1).to_numpy()
+        rows = np.flatnonzero(complete)
+        if rows.size == 0:
+            raise ValueError("no complete training row to impute unknown inputs from")
+        rows = np.sort(rng.choice(rows, size=min(MAX_DONORS, rows.size), replace=False))
+        donors = {name: typed[name].to_numpy(dtype=float)[rows] for name in NUMERIC}
+        donors["histology"] = typed["histology"].to_numpy(dtype=object)[rows]
+        scale = {name: float(np.std(donors[name])) or 1.0 for name in NUMERIC}
+        return cls(donors, scale)
+
+    def impute(self, values: Mapping, rows: np.ndarray, n_imputations: int) -> dict:
+        """Completed inputs for ``rows`` of ``values``: every column as an array of
+        n_imputations * len(rows) values, imputation-major (reshape to (D, n))."""
+        n = len(rows)
+        out = {name: np.tile(_as_array(values, name)[rows], (n_imputations, 1))
+               for name in values.keys()}
+        missing = {name: np.isnan(_as_array(values, name)[rows].astype(float))
+                   for name in UNKNOWABLE_COLUMNS if name in values}
+        patterns = np.stack([missing[c] for c in missing], axis=1) if missing else np.zeros((n, 0))
+        for pattern in np.unique(patterns, axis=0):
+            members = np.flatnonzero((patterns == pattern).all(axis=1))
+            unknown = [c for c, flag in zip(missing, pattern, strict=True) if flag]
+            if not unknown:
+                continue
+            nearest = self._nearest(values, rows[members], unknown, n_imputations)
+            for name in unknown:
+                out[name][:, members] = self.donors[name][nearest].T
+        return {name: array.reshape(-1) for name, array in out.items()}
+
+    def _nearest(self, values: Mapping, rows: np.ndarray, unknown: list[str],
+                 k: int) -> np.ndarray:
+        """(len(rows), k) donor indices, nearest first, on the known inputs."""
+        distance = np.zeros((len(rows), len(self.donors["histology"])))
+        for name in NUMERIC:
+            if name in unknown:
+                continue
+            x = _as_array(values, name)[rows].astype(float)
+            distance += ((x[:, None] - self.donors[name][None, :]) / self.scale[name]) ** 2
+        histology = _as_array(values, "histology")[rows]
+        distance += HISTOLOGY_MISMATCH * (histology[:, None] != self.donors["histology"][None, :])
+        k = min(k, distance.shape[1])
+        nearest = np.argpartition(distance, k - 1, axis=1)[:, :k]
+        order = np.argsort(np.take_along_axis(distance, nearest, axis=1), axis=1, kind="stable")
+        return np.take_along_axis(nearest, order, axis=1)
+
+
+def _as_array(values: Mapping, name: str) -> np.ndarray:
+    column = values[name]
+    if hasattr(column, "to_numpy"):
+        return column.to_numpy()
+    return np.asarray(column)

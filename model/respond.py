@@ -1,0 +1,154 @@
+"""From predictions to what a user reads: the flat table ``il2select predict`` writes and
+the per-patient answer ``POST /recommend`` returns. Both come from ``assess``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from model.columns import UNKNOWABLE_COLUMNS
+from model.eligibility import CAUTIONS, CONTRAINDICATIONS
+from model.pathway import PATHWAY_LINES, PATHWAYS
+from model.policy import PolicyInputs, decide
+from model.predictions import BatchPrediction, has_unknown
+from model.rules import Derived, derive
+from model.scores import MANCHESTER_HISTOLOGY, MSKCC_RISK, UPTON_GROUPS
+
+INTERVAL_QUANTITIES = ("p_response", "p_complete_response")
+SURVIVAL_KEYS = tuple(f"{e}_at_{m}_months" for e in ("pfs", "os") for m in (12, 24, 36, 60))
+REASON_SEPARATOR = " | "
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Everything known about a batch of patients: rules, predictions, the decision."""
+
+    derived: Derived
+    prediction: BatchPrediction
+    recommendation: np.ndarray
+    reasons: list[list[str]]
+    extrapolated: np.ndarray
+    unknown_inputs: list[list[str]]
+
+
+def assess(recommender, values: Mapping, n: int) -> Assessment:
+    """Rules, predictions and the policy's decision with its reasons, row for row."""
+    derived = derive(values, n)
+    prediction = recommender.predict_values(values, n)
+    extrapolated = recommender.extrapolated(values, n)
+    contraindicated = [[k for k, v in derived.contraindications.items() if v[i] == 1.0]
+                       for i in range(n)]
+    months = np.asarray(values["months_since_tki"], dtype=float)
+    inputs = PolicyInputs(derived.mskcc_poor, derived.il2_eligible, contraindicated,
+                          derived.cautions["tki_washout_under_8_weeks"], months,
+                          prediction.point["il2_p_cure"],
+                          prediction.point["il2_p_severe_cardiac_toxicity"])
+    choice, decided_by = decide(inputs, recommender.policy)
+    unknown = [[c for c in UNKNOWABLE_COLUMNS
+                if c in values and np.isnan(float(np.asarray(values[c])[i]))] for i in range(n)]
+    reasons = [_reasons(prediction, i, decided_by[i], unknown[i], extrapolated[i])
+               for i in range(n)]
+    return Assessment(derived, prediction, choice, reasons, extrapolated, unknown)
+
+
+def _reasons(pred: BatchPrediction, i: int, decided_by: str, unknown: list[str],
+             extrapolated: bool) -> list[str]:
+    def diff(q):
+        return (f"{pred.point[f'diff_{q}'][i]:+.3f} (95 % interval "
+                f"{pred.lo[f'diff_{q}'][i]:+.3f} to {pred.hi[f'diff_{q}'][i]:+.3f})")
+
+    reasons = [decided_by,
+               f"IL-2 minus TKI: P(complete response) {diff('p_complete_response')}; "
+               f"P(cure) {diff('p_cure')}"]
+    if unknown:
+        reasons.append("averaged over the unknown inputs " + ", ".join(unknown)
+                       + " (their spread is in the intervals)")
+    if extrapolated:
+        reasons.append("extrapolated: patients like this almost never received one of the "
+                       "strategies in the training data")
+    return reasons
+
+
+def prediction_frame(assessment: Assessment, patient_ids: np.ndarray | None) -> pd.DataFrame:
+    """The table ``il2select predict`` writes, one row per input row in order."""
+    pred = assessment.prediction
+    columns: dict[str, object] = {}
+    if patient_ids is not None:
+        columns["patient_id"] = patient_ids
+    for name in ("il2", "tki"):
+        quantities = list(INTERVAL_QUANTITIES)
+        if name == "il2":
+            quantities += ["p_severe_cardiac_toxicity", "p_cure"]
+        for q in [*quantities, *SURVIVAL_KEYS]:
+            key = f"{name}_{q}"
+            columns[key] = pred.point[key]
+            if key in pred.lo:
+                columns[f"{key}_lo"], columns[f"{key}_hi"] = pred.lo[key], pred.hi[key]
+        for endpoint in ("os", "pfs"):
+            key = f"{name}_median_{endpoint}_months"
+            columns[key] = pred.medians[key]
+    for q in ("p_response", "p_complete_response", "p_cure"):
+        key = f"diff_{q}"
+        columns[key], columns[f"{key}_lo"], columns[f"{key}_hi"] = (
+            pred.point[key], pred.lo[key], pred.hi[key])
+    columns["recommendation"] = assessment.recommendation
+    columns["reasons"] = [REASON_SEPARATOR.join(r) for r in assessment.reasons]
+    columns["extrapolated"] = assessment.extrapolated
+    columns["unknown_inputs"] = [";".join(u) for u in assessment.unknown_inputs]
+    return pd.DataFrame(columns)
+
+
+def derived_record(derived: Derived, i: int) -> dict[str, object]:
+    """The rules' derived values of row ``i`` as JSON-ready values (None when unknown)."""
+    def label(code, labels):
+        return None if code < 0 else labels[int(code)]
+
+    def number(x):
+        return None if np.isnan(x) else int(x)
+
+    def flag(x):
+        return None if np.isnan(x) else bool(x == 1.0)
+
+    fav = derived.manchester_favourable[i]
+    return {
+        "mskcc_risk_factors": number(derived.mskcc_risk_factors[i]),
+        "mskcc_risk": label(derived.mskcc_risk[i], MSKCC_RISK),
+        "upton_group": label(derived.upton_group[i], UPTON_GROUPS),
+        "manchester_good_features": number(derived.manchester_good_features[i]),
+        "manchester_histology": None if np.isnan(fav) else MANCHESTER_HISTOLOGY[int(fav)],
+        "caix_high": flag(derived.caix_high[i]),
+        "n_metastatic_organs": int(derived.n_metastatic_organs[i]),
+        "il2_eligible": flag(derived.il2_eligible[i]),
+        "manchester_pathway": label(derived.manchester_pathway[i], PATHWAYS),
+    }
+
+
+def eligibility_record(derived: Derived, i: int) -> dict[str, object]:
+    return {
+        "il2_eligible": None if np.isnan(derived.il2_eligible[i])
+        else bool(derived.il2_eligible[i] == 1.0),
+        "contraindications": [k for k in CONTRAINDICATIONS if derived.contraindications[k][i] == 1],
+        "contraindications_unknown": [k for k in CONTRAINDICATIONS
+                                      if np.isnan(derived.contraindications[k][i])],
+        "cautions": [k for k in CAUTIONS if derived.cautions[k][i] == 1.0],
+    }
+
+
+def pathway_record(derived: Derived, i: int) -> dict[str, object]:
+    code = int(derived.manchester_pathway[i])
+    if code < 0:
+        return {"branch": None, "first_line": None, "second_line": None, "third_line": None}
+    branch = PATHWAYS[code]
+    first, second, third = PATHWAY_LINES[branch]
+    return {"branch": branch, "first_line": first, "second_line": second or None,
+            "third_line": third or None}
+
+
+def needed_inputs(derived: Derived, i: int) -> list[str]:
+    return [name for name in UNKNOWABLE_COLUMNS if derived.needed[name][i]]
+
+
+__all__ = ["Assessment", "assess", "prediction_frame", "has_unknown"]

@@ -1,0 +1,116 @@
+"""One first-line strategy's models: response, complete response, (IL-2) cardiac toxicity,
+and progression-free and overall survival as a mixture over the best response.
+
+S(t | x) = P(CR | x) S_CR(t | x) + P(PR | x) S_PR(t | x) + P(no response | x) S_NR(t | x)
+
+Responders live longer (BRIEF), and each response group gets its own lifelines fit; the
+IL-2 complete responders' progression-free survival is a covariate mixture-cure model, so
+P(cure) = P(CR | x) * c(x), the probability of a complete remission that never progresses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from model.features import FEATURE_NAMES
+from model.logistic import FittedLogistic, fit_logistic, fit_logistic_selected
+from model.survival import Component, fit_component
+
+RESPONSE_GROUPS = ("CR", "PR", "NR")
+TOXICITY_FEATURES = ("intercept", "prior_tki", "washout_recent", "age_decades",
+                     "prior_bevacizumab")
+SURVIVAL_COVARIATES = ("mskcc_factors", "caix_high", "non_clear_cell", "three_plus_organs",
+                       "ecog_1", "ecog_2_plus", "prior_nephrectomy", "manchester_favourable",
+                       "prior_tki")
+MIN_GROUP_EVENTS = 20  # a response group with fewer events borrows its neighbour's curve
+
+
+@dataclass(frozen=True)
+class StrategyModel:
+    name: str
+    response: FittedLogistic
+    complete_given_response: FittedLogistic
+    toxicity: FittedLogistic | None
+    pfs: dict[str, Component]
+    os: dict[str, Component]
+    toxicity_columns: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class StrategyDraws:
+    """Parameter draws (index 0 = the point estimate) of every part of a strategy."""
+
+    response: np.ndarray
+    complete: np.ndarray
+    toxicity: np.ndarray | None
+    pfs: dict[str, np.ndarray]
+    os: dict[str, np.ndarray]
+
+
+def fit_strategy(name: str, design: np.ndarray, best_response: np.ndarray,
+                 pfs: tuple[np.ndarray, np.ndarray], os: tuple[np.ndarray, np.ndarray],
+                 toxicity: np.ndarray | None = None) -> StrategyModel:
+    """Fit every part on the patients who received the strategy."""
+    responded = np.isin(best_response, ("CR", "PR"))
+    complete = best_response == "CR"
+    group = np.where(complete, "CR", np.where(responded, "PR", "NR"))
+    response = fit_logistic(design, responded)
+    complete_given = fit_logistic_selected(design[responded], complete[responded])
+    tox_model, tox_columns = None, ()
+    if toxicity is not None:
+        tox_columns = tuple(FEATURE_NAMES.index(c) for c in TOXICITY_FEATURES)
+        tox_model = fit_logistic(design[:, tox_columns], toxicity.astype(bool))
+    cured_kind = "cure_weibull" if name == "il2" else "cox"
+    return StrategyModel(
+        name, response, complete_given, tox_model,
+        pfs=_group_components(design, group, *pfs, cure_group_kind=cured_kind),
+        os=_group_components(design, group, *os, cure_group_kind=cured_kind),
+        toxicity_columns=tox_columns,
+    )
+
+
+def _group_components(design, group, duration, event, cure_group_kind) -> dict[str, Component]:
+    """One component per response group; a group too small to fit borrows its
+    neighbour's (CR from PR, PR from NR). A cure model is judged by its patients, since
+    most of them never have an event."""
+    event = np.asarray(event, dtype=bool)
+    components: dict[str, Component] = {}
+    for name in ("NR", "PR", "CR"):
+        rows = group == name
+        kind = cure_group_kind if name == "CR" else "cox"
+        enough = event[rows].sum() >= MIN_GROUP_EVENTS or (
+            kind == "cure_weibull" and rows.sum() >= 2 * MIN_GROUP_EVENTS)
+        if name != "NR" and not enough:
+            components[name] = components["PR" if name == "CR" else "NR"]
+            continue
+        components[name] = fit_component(design[rows], FEATURE_NAMES, duration[rows],
+                                         event[rows], SURVIVAL_COVARIATES, kind=kind)
+    return components
+
+
+def draw_strategy(model: StrategyModel, n_draws: int, rng: np.random.Generator) -> StrategyDraws:
+    """``n_draws`` parameter sets; row 0 is the point estimate itself."""
+
+    def with_point(mean, draws):
+        return np.vstack([mean[None, :], draws])
+
+    def component_draws(components):
+        out, seen = {}, {}
+        for name, comp in components.items():
+            key = id(comp)  # a borrowed component shares its draws
+            if key not in seen:
+                seen[key] = with_point(comp.mean, comp.draw(n_draws, rng))
+            out[name] = seen[key]
+        return out
+
+    return StrategyDraws(
+        response=with_point(model.response.coef, model.response.draw(n_draws, rng)),
+        complete=with_point(model.complete_given_response.coef,
+                            model.complete_given_response.draw(n_draws, rng)),
+        toxicity=None if model.toxicity is None else with_point(
+            model.toxicity.coef, model.toxicity.draw(n_draws, rng)),
+        pfs=component_draws(model.pfs),
+        os=component_draws(model.os),
+    )
