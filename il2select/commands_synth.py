@@ -7,6 +7,8 @@ options, calls one function of ``data.synthetic`` / ``training`` and formats the
 from __future__ import annotations
 
 import logging
+import sys
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
@@ -23,12 +25,16 @@ from rich.progress import (
 )
 from rich.table import Table
 
-console = Console()
+
+@lru_cache(maxsize=1)
+def _console() -> Console:
+    """The commands' console, wide enough for the target table in a file or a pipe."""
+    return Console(width=None if sys.stdout.isatty() else 140)
 
 
 def _progress() -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), TimeRemainingColumn(), console=console)
+                    TimeElapsedColumn(), TimeRemainingColumn(), console=_console())
 
 
 def _parse_seeds(text: str) -> list[int]:
@@ -57,7 +63,7 @@ def synth(
         task = bar.add_task(f"synth seed {seed}", total=n)
         write_cohort(out, n, seed, parameters, observed, workers,
                      progress=lambda rows: bar.advance(task, rows))
-    console.print(f"wrote {n:,} patients to {out} (parameters version {parameters.version})")
+    _console().print(f"wrote {n:,} patients to {out} (parameters version {parameters.version})")
 
 
 def synth_report(
@@ -70,17 +76,17 @@ def synth_report(
     """Evaluate every target on a cohort (or fresh cohorts of several seeds) and write
     an HTML report with Kaplan–Meier curves."""
     from data.synthetic.cohort import simulate_cohort
-    from data.synthetic.report import target_table, write_report
+    from data.synthetic.report import target_table, with_derived_columns, write_report
     from data.synthetic.targets import load_targets
     from data.synthetic.writer import read_cohort
 
     target_set = load_targets(targets)
     if cohort is not None:
-        frame = read_cohort(cohort)
+        frame = with_derived_columns(read_cohort(cohort))
         table = target_table(frame, target_set)
         _print_table(table, f"targets on {cohort}")
         path = write_report(frame, table, out, title=f"Synthetic cohort report: {cohort.name}")
-        console.print(f"report: {path}")
+        _console().print(f"report: {path}")
         return
     tables, first = [], None
     with _progress() as bar:
@@ -100,7 +106,7 @@ def synth_report(
     path = write_report(first, tables[0], out, title=f"Synthetic cohort report: n = {n:,}, "
                         f"seed {tables[0].seed.iat[0]} (summary of seeds {seeds} in "
                         "seeds_summary.csv)", summary=summary)
-    console.print(f"report: {path}")
+    _console().print(f"report: {path}")
 
 
 def seeds_summary(long: pd.DataFrame) -> pd.DataFrame:
@@ -145,7 +151,7 @@ def calibrate(
     report = out.with_name("calibration_report.md")
     write_calibration(result, target_set, out, report, n, seed,
                       str(targets or TARGETS_PATH.name))
-    console.print(f"cost {result.cost_start:.4f} -> {result.cost_final:.4f} in "
+    _console().print(f"cost {result.cost_start:.4f} -> {result.cost_final:.4f} in "
                   f"{result.evaluations} evaluations ({result.status}); wrote {out}, {report}")
 
 
@@ -159,7 +165,7 @@ def _print_table(table: pd.DataFrame, title: str) -> None:
         view.add_row(r.id, r.kind, r.statistic, f"{r.value:.4g}", f"{r.se:.2g}",
                      f"[{r.low:g}, {r.high:g}]", "yes" if r.met else "NO",
                      f"{r.margin_se:.1f}", style=style)
-    console.print(view)
+    _console().print(view)
 
 
 def _print_summary(summary: pd.DataFrame) -> None:
@@ -171,7 +177,7 @@ def _print_summary(summary: pd.DataFrame) -> None:
                      f"[{r.low:g}, {r.high:g}]", f"{r.worst_margin_se:.1f}",
                      "yes" if r.met_all else "NO",
                      style=None if r.margin_2se_all else "red")
-    console.print(view)
+    _console().print(view)
 
 
 def register(app: typer.Typer) -> None:

@@ -169,3 +169,19 @@ REQUIRED_COLUMNS: tuple[str, ...] = tuple(
 )
 BOOL_COLUMNS: tuple[str, ...] = tuple(s.name for s in COLUMNS if s.kind == "bool")
 NUMERIC_COLUMNS: tuple[str, ...] = tuple(s.name for s in COLUMNS if s.kind in ("float", "int"))
+
+# An observed (real-format) cohort: the treatment received and its outcomes (BRIEF).
+OBSERVED_OUTCOME_COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("treatment", "choice", "first-line treatment received (poor risk: tki)",
+               choices=("il2", "tki"), example="il2"),
+    ColumnSpec("best_response", "choice", "best response", choices=("CR", "PR", "SD", "PD"),
+               example="PR"),
+    ColumnSpec("pfs_months", "float", "progression-free survival time", unit="months",
+               ge=0, le=600, example=14.0),
+    _bool("pfs_event", "progression or death observed (false: censored)", example=True),
+    ColumnSpec("os_months", "float", "overall survival time", unit="months", ge=0, le=600,
+               example=30.0),
+    _bool("os_event", "death observed (false: censored)", example=False),
+    _bool("severe_cardiac_toxicity", "grade 3-5 cardiovascular event on IL-2 (empty for TKI)",
+          unknown=True),
+)

@@ -10,13 +10,13 @@ caller splits valid from bad rows with ``report.valid``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from model.columns import COLUMNS, REQUIRED_COLUMNS, SPECS, ColumnSpec
+from model.columns import COLUMNS, REQUIRED_COLUMNS, ColumnSpec
 from model.crossfield import CROSS_RULES, CROSS_WARNINGS, CrossRule
 from model.exceptions import MissingColumnError
 
@@ -55,22 +55,26 @@ class TableReport:
         return pd.concat([single, joined]).sort_index()
 
 
-def validate_table(raw: pd.DataFrame) -> TableReport:
-    """Check a table of patients against the contract.
+def validate_table(raw: pd.DataFrame,
+                   outcomes: tuple[ColumnSpec, ...] = ()) -> TableReport:
+    """Check a table of patients against the contract (and, for training data, the
+    observed outcome columns ``outcomes``, all required but those that may be unknown).
 
     Raises
     ------
     MissingColumnError
         when a required column is absent (a file-level error naming the column).
     """
-    missing = [name for name in REQUIRED_COLUMNS if name not in raw.columns]
+    specs = COLUMNS + outcomes
+    required = REQUIRED_COLUMNS + tuple(s.name for s in outcomes if not s.may_be_unknown)
+    missing = [name for name in required if name not in raw.columns]
     if missing:
         raise MissingColumnError(missing)
     if not (isinstance(raw.index, pd.RangeIndex) and raw.index.start == 0):
         raw = raw.reset_index(drop=True)
     typed = {}
     issues = []
-    for spec in COLUMNS:
+    for spec in specs:
         if spec.name not in raw.columns:
             typed[spec.name] = _absent(spec, len(raw))
             continue
@@ -78,7 +82,7 @@ def validate_table(raw: pd.DataFrame) -> TableReport:
         issues.append(parse_issues)
     typed_frame = pd.DataFrame(typed, copy=False)  # no block consolidation: a copy per chunk
     unreadable = _concat(issues)
-    issues.append(_drop_seen(_schema_issues(typed_frame, raw), unreadable))
+    issues.append(_drop_seen(_schema_issues(typed_frame, raw, specs), unreadable))
     issues.extend(_cross_issues(typed_frame, raw, rule) for rule in CROSS_RULES)
     warnings = [_cross_issues(typed_frame, raw, rule) for rule in CROSS_WARNINGS]
     return TableReport(typed_frame, _concat(issues), _concat(warnings))
@@ -153,13 +157,13 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return out.sort_values(["row"], kind="stable").reset_index(drop=True)
 
 
-@lru_cache(maxsize=1)
-def table_schema() -> pa.DataFrameSchema:
+@lru_cache(maxsize=4)
+def table_schema(specs: tuple[ColumnSpec, ...] = COLUMNS) -> pa.DataFrameSchema:
     """The pandera schema of a parsed table, generated from the column specs."""
     return pa.DataFrameSchema(
         {spec.name: pa.Column(checks=_checks(spec), nullable=spec.may_be_unknown,
                               required=False, description=spec.meaning)
-         for spec in COLUMNS},
+         for spec in specs},
         strict=False,
     )
 
@@ -176,15 +180,17 @@ def _checks(spec: ColumnSpec) -> list[pa.Check]:
     ]
 
 
-def _schema_issues(typed: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
+def _schema_issues(typed: pd.DataFrame, raw: pd.DataFrame,
+                   specs: tuple[ColumnSpec, ...]) -> pd.DataFrame:
     try:
-        table_schema().validate(typed, lazy=True, inplace=True)
+        table_schema(specs).validate(typed, lazy=True, inplace=True)
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases
-        cases = cases[cases["index"].notna() & cases["column"].isin(SPECS)]
+        names = {spec.name: spec for spec in specs}
+        cases = cases[cases["index"].notna() & cases["column"].isin(names)]
         rows = cases["index"].to_numpy(dtype=int)
         rules = [
-            _EMPTY_MESSAGE if check == "not_nullable" else _check_message(column, check)
+            _EMPTY_MESSAGE if check == "not_nullable" else _check_message(names[column], check)
             for column, check in zip(cases["column"], cases["check"], strict=True)
         ]
         values = [raw[c].iat[r] for c, r in zip(cases["column"], rows, strict=True)]
@@ -193,14 +199,9 @@ def _schema_issues(typed: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
     return _empty_issues()
 
 
-@cache
-def _messages(column: str) -> dict[str, str]:
-    return {check.error: check.error for check in _checks(SPECS[column])}
-
-
-def _check_message(column: str, check: str) -> str:
+def _check_message(spec: ColumnSpec, check: str) -> str:
     # pandera reports a failed check by its error text (or its name when it has none)
-    return _messages(column).get(check, check)
+    return {c.error: c.error for c in _checks(spec)}.get(check, check)
 
 
 def _cross_issues(typed: pd.DataFrame, raw: pd.DataFrame, rule: CrossRule) -> pd.DataFrame:

@@ -12,6 +12,7 @@ from model.strategy import StrategyDraws, StrategyModel
 
 SURVIVAL_MONTHS = np.array([12.0, 24.0, 36.0, 60.0])
 GRID_MONTHS = np.arange(0, 121, dtype=float)
+DURABLE_MONTHS = np.array([60.0])
 
 
 def group_probabilities(model: StrategyModel, draws: StrategyDraws,
@@ -40,6 +41,9 @@ def predict_strategy(model: StrategyModel, draws: StrategyDraws, design: np.ndar
         "p_response": groups["CR"] + groups["PR"],
         "p_complete_response": groups["CR"],
         "p_cure": groups["CR"] * model.pfs["CR"].cure_fraction(design, draws.pfs["CR"]),
+        # a complete remission still without progression at 60 months (BRIEF: durable)
+        "p_durable_cr": groups["CR"] * model.pfs["CR"].survival(
+            design, DURABLE_MONTHS, draws.pfs["CR"])[..., 0],
     }
     if model.toxicity is not None:
         tox_design = design[..., list(model.toxicity_columns)]

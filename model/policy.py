@@ -6,8 +6,10 @@ Rules decide before probabilities, in this order, and every answer says which de
    poor risk still unknown -> ``tki_first`` until the named inputs settle it;
 3. a TKI less than 8 weeks ago -> ``tki_first``: defer IL-2 until 8 weeks after the last
    TKI dose;
-4. otherwise ``il2_first`` when the predicted IL-2 P(cure) reaches ``min_p_cure`` and the
-   predicted P(severe cardiac toxicity) stays at or below ``max_p_toxicity``.
+4. otherwise ``il2_first`` when IL-2 is predicted to add at least ``min_durable_gain`` to
+   the probability of a durable complete remission (CR with no progression at 60 months;
+   IL-2's cured patients are among them) over a TKI, and the predicted P(severe cardiac
+   toxicity) stays at or below ``max_p_toxicity``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from model.worklist import washout_weeks_remaining
 class PolicyConfig:
     """Thresholds of rule 4 (tuned on a synthetic hold-out by the threshold sweep)."""
 
-    min_p_cure: float = 0.06
+    min_durable_gain: float = 0.0
     max_p_toxicity: float = 0.25
 
     def as_dict(self) -> dict[str, float]:
@@ -41,16 +43,21 @@ class PolicyInputs:
     months_since_tki: np.ndarray
     p_cure: np.ndarray
     p_toxicity: np.ndarray
+    durable_gain: np.ndarray  # P(durable CR | IL-2) - P(durable CR | TKI)
+
+
+def choose(x: PolicyInputs, c: PolicyConfig) -> np.ndarray:
+    """The recommendation per patient, vectorised (the same rules as ``decide``)."""
+    settled = (x.eligible == 1.0) & (x.poor == 0.0) & (x.washout_short != 1.0)
+    il2 = settled & (x.p_toxicity <= c.max_p_toxicity) & (x.durable_gain >= c.min_durable_gain)
+    return np.where(x.poor == 1.0, "temsirolimus_or_trial",
+                    np.where(il2, "il2_first", "tki_first")).astype(object)
 
 
 def decide(inputs: PolicyInputs, config: PolicyConfig) -> tuple[np.ndarray, list[str]]:
     """Recommendation per patient and the reason that decided it."""
-    n = len(inputs.poor)
-    choice = np.full(n, "tki_first", dtype=object)
-    reasons = []
-    for i in range(n):
-        choice[i], reason = _decide_one(inputs, i, config)
-        reasons.append(reason)
+    choice = choose(inputs, config)
+    reasons = [_decide_one(inputs, i, config)[1] for i in range(len(choice))]
     return choice, reasons
 
 
@@ -72,9 +79,10 @@ def _decide_one(x: PolicyInputs, i: int, c: PolicyConfig) -> tuple[str, str]:
     if x.p_toxicity[i] > c.max_p_toxicity:
         return "tki_first", (f"predicted P(severe cardiac toxicity) on IL-2 "
                              f"{x.p_toxicity[i]:.2f} is above {c.max_p_toxicity:.2f}")
-    if x.p_cure[i] >= c.min_p_cure:
-        return "il2_first", (f"predicted IL-2 P(cure) {x.p_cure[i]:.2f} reaches "
-                             f"{c.min_p_cure:.2f} with P(severe cardiac toxicity) "
-                             f"{x.p_toxicity[i]:.2f} at most {c.max_p_toxicity:.2f}")
-    return "tki_first", (f"predicted IL-2 P(cure) {x.p_cure[i]:.2f} is below "
-                         f"{c.min_p_cure:.2f}")
+    gain = (f"IL-2 adds {x.durable_gain[i]:+.3f} to the predicted probability of a durable "
+            f"complete remission (P(cure) on IL-2 {x.p_cure[i]:.3f})")
+    if x.durable_gain[i] >= c.min_durable_gain:
+        return "il2_first", (f"{gain}, at least {c.min_durable_gain:.3f}, with P(severe "
+                             f"cardiac toxicity) {x.p_toxicity[i]:.2f} at most "
+                             f"{c.max_p_toxicity:.2f}")
+    return "tki_first", f"{gain}, less than {c.min_durable_gain:.3f}"

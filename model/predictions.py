@@ -87,7 +87,7 @@ def _summarise(models, draws, design, imputed: bool) -> BatchPrediction:
             lo[key], hi[key] = _interval(values)
         for endpoint, median in point_medians(models[name], draws[name], design).items():
             medians[f"{name}_median_{endpoint}_months"] = median
-    for quantity in ("p_response", "p_complete_response", "p_cure"):
+    for quantity in ("p_response", "p_complete_response", "p_cure", "p_durable_cr"):
         key = f"diff_{quantity}"
         point[key] = point[f"il2_{quantity}"] - point[f"tki_{quantity}"]
         lo[key], hi[key] = _interval(per_draw[f"il2_{quantity}"] - per_draw[f"tki_{quantity}"])

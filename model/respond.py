@@ -39,19 +39,27 @@ def assess(recommender, values: Mapping, n: int) -> Assessment:
     derived = derive(values, n)
     prediction = recommender.predict_values(values, n)
     extrapolated = recommender.extrapolated(values, n)
-    contraindicated = [[k for k, v in derived.contraindications.items() if v[i] == 1.0]
-                       for i in range(n)]
-    months = np.asarray(values["months_since_tki"], dtype=float)
-    inputs = PolicyInputs(derived.mskcc_poor, derived.il2_eligible, contraindicated,
-                          derived.cautions["tki_washout_under_8_weeks"], months,
-                          prediction.point["il2_p_cure"],
-                          prediction.point["il2_p_severe_cardiac_toxicity"])
+    inputs = policy_inputs(derived, values, prediction.point)
     choice, decided_by = decide(inputs, recommender.policy)
     unknown = [[c for c in UNKNOWABLE_COLUMNS
                 if c in values and np.isnan(float(np.asarray(values[c])[i]))] for i in range(n)]
     reasons = [_reasons(prediction, i, decided_by[i], unknown[i], extrapolated[i])
                for i in range(n)]
     return Assessment(derived, prediction, choice, reasons, extrapolated, unknown)
+
+
+def policy_inputs(derived: Derived, values: Mapping, point: Mapping) -> PolicyInputs:
+    """What the policy decides on: the rules' flags and the point predictions (a mapping
+    with ``il2_p_cure``, ``il2_p_severe_cardiac_toxicity`` and ``diff_p_durable_cr``)."""
+    n = len(point["il2_p_cure"])
+    contraindicated = [[k for k, v in derived.contraindications.items() if v[i] == 1.0]
+                       for i in range(n)]
+    return PolicyInputs(derived.mskcc_poor, derived.il2_eligible, contraindicated,
+                        derived.cautions["tki_washout_under_8_weeks"],
+                        np.asarray(values["months_since_tki"], dtype=float),
+                        np.asarray(point["il2_p_cure"]),
+                        np.asarray(point["il2_p_severe_cardiac_toxicity"]),
+                        np.asarray(point["diff_p_durable_cr"]))
 
 
 def _reasons(pred: BatchPrediction, i: int, decided_by: str, unknown: list[str],
@@ -62,7 +70,8 @@ def _reasons(pred: BatchPrediction, i: int, decided_by: str, unknown: list[str],
 
     reasons = [decided_by,
                f"IL-2 minus TKI: P(complete response) {diff('p_complete_response')}; "
-               f"P(cure) {diff('p_cure')}"]
+               f"P(cure) {diff('p_cure')}; P(durable complete remission) "
+               f"{diff('p_durable_cr')}"]
     if unknown:
         reasons.append("averaged over the unknown inputs " + ", ".join(unknown)
                        + " (their spread is in the intervals)")
@@ -79,7 +88,7 @@ def prediction_frame(assessment: Assessment, patient_ids: np.ndarray | None) -> 
     if patient_ids is not None:
         columns["patient_id"] = patient_ids
     for name in ("il2", "tki"):
-        quantities = list(INTERVAL_QUANTITIES)
+        quantities = [*INTERVAL_QUANTITIES, "p_durable_cr"]
         if name == "il2":
             quantities += ["p_severe_cardiac_toxicity", "p_cure"]
         for q in [*quantities, *SURVIVAL_KEYS]:
@@ -90,7 +99,7 @@ def prediction_frame(assessment: Assessment, patient_ids: np.ndarray | None) -> 
         for endpoint in ("os", "pfs"):
             key = f"{name}_median_{endpoint}_months"
             columns[key] = pred.medians[key]
-    for q in ("p_response", "p_complete_response", "p_cure"):
+    for q in ("p_response", "p_complete_response", "p_cure", "p_durable_cr"):
         key = f"diff_{q}"
         columns[key], columns[f"{key}_lo"], columns[f"{key}_hi"] = (
             pred.point[key], pred.lo[key], pred.hi[key])

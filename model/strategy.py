@@ -60,8 +60,9 @@ def fit_strategy(name: str, design: np.ndarray, best_response: np.ndarray,
     complete_given = fit_logistic_selected(design[responded], complete[responded])
     tox_model, tox_columns = None, ()
     if toxicity is not None:
+        recorded = ~np.isnan(toxicity)  # a registry may not record every event
         tox_columns = tuple(FEATURE_NAMES.index(c) for c in TOXICITY_FEATURES)
-        tox_model = fit_logistic(design[:, tox_columns], toxicity.astype(bool))
+        tox_model = fit_logistic(design[recorded][:, tox_columns], toxicity[recorded] == 1.0)
     cured_kind = "cure_weibull" if name == "il2" else "cox"
     return StrategyModel(
         name, response, complete_given, tox_model,

@@ -21,6 +21,8 @@ ALLOWED = {
     "bench": {"model", "data", "training", "serving", "il2select"},
 }
 FORBIDDEN_THIRD_PARTY = {"model": {"bentoml", "mlflow", "typer", "httpx"}}
+# STYLE.md: model/ holds the MLflow pyfunc wrapper, and nothing else of MLflow
+ALLOWED_EXCEPTIONS = {("model", "pyfunc.py"): {"mlflow"}}
 
 
 @pytest.mark.parametrize("name", PACKAGES)
@@ -49,6 +51,7 @@ def test_layering(package):
         wrong = (imported & project) - ALLOWED[package] - {package}
         assert not wrong, f"{path.relative_to(REPO)} imports {sorted(wrong)}"
         banned = imported & FORBIDDEN_THIRD_PARTY.get(package, set())
+        banned -= ALLOWED_EXCEPTIONS.get((package, path.name), set())
         assert not banned, f"{path.relative_to(REPO)} imports {sorted(banned)}"
 
 

@@ -1,0 +1,171 @@
+"""``il2select train | evaluate | promote | compare | predict``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from il2select.progress import row_progress
+from model.exceptions import ContractError
+from model.settings import get_settings
+
+err = Console(stderr=True)
+out = Console()
+EXIT_GATE_FAILED = 3
+
+
+def train(
+    n: Annotated[int, typer.Option(help="Synthetic observed patients to train on.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic training cohort.")] = 1,
+    data: Annotated[Path | None, typer.Option(
+        help="Train on this real-format table instead (features, treatment, outcomes).")] = None,
+    holdout_n: Annotated[int, typer.Option(help="Synthetic hold-out size.")] = 50_000,
+    holdout_seed: Annotated[int, typer.Option(help="Seed of the hold-out.")] = 2,
+) -> None:
+    """Fit, evaluate, register a version and run the promotion gate (passing versions
+    become @champion, failing ones @challenger; the reason is logged)."""
+    from serving.tables import read_table
+    from training.train import train_and_register
+
+    try:
+        frame = read_table(data) if data is not None else None
+        result = train_and_register(get_settings(), n=n, seed=seed, data=frame,
+                                    holdout_n=holdout_n, holdout_seed=holdout_seed,
+                                    log=lambda m: err.print(m, highlight=False))
+    except ContractError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    out.print(f"run {result.run_id}: version {result.version} -> @{result.alias}")
+    if not result.passed:
+        raise typer.Exit(EXIT_GATE_FAILED)
+
+
+def evaluate(
+    model_uri: Annotated[str | None, typer.Option(help="Default: the @champion.")] = None,
+    n: Annotated[int, typer.Option(help="Synthetic hold-out size.")] = 50_000,
+    seed: Annotated[int, typer.Option(help="Hold-out seed.")] = 3,
+    out_dir: Annotated[Path, typer.Option("--out", help="Plots and tables.")] = Path("out/eval"),
+) -> None:
+    """Score a registered model on a fresh synthetic hold-out with its truth."""
+    from training.evaluate import evaluate as run_evaluation
+    from training.evaluate import holdout_cohort, write_figures
+    from training.registry import connect
+
+    settings = get_settings()
+    connect(settings)
+    recommender = _load_or_exit(model_uri or settings.champion_uri)
+    hold = holdout_cohort(n, seed)
+    evaluation = run_evaluation(recommender, hold)
+    figures = write_figures(evaluation, hold, out_dir)
+    evaluation.policies.to_csv(out_dir / "policy_value.csv")
+    table = Table(title=f"{model_uri or settings.champion_uri} on {n:,} synthetic patients")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in evaluation.metrics.items():
+        if not key.startswith("eligible_"):
+            table.add_row(key, f"{value:.4f}")
+    out.print(table)
+    out.print(evaluation.policies.round(2).to_string())
+    out.print(f"plots: {', '.join(str(p) for p in figures.values())}")
+
+
+def promote(version: Annotated[str, typer.Option(help="Model version to make @champion.")],
+            reason: Annotated[str, typer.Option(help="Why (logged).")] = "promoted by hand"
+            ) -> None:
+    """Move @champion to a version by hand (roll back or forward)."""
+    from training.registry import connect, move_alias
+
+    settings = get_settings()
+    client = connect(settings)
+    out.print(move_alias(client, settings, settings.champion_alias, version, reason))
+
+
+def compare(run_a: str, run_b: str) -> None:
+    """Print two runs' metrics side by side."""
+    from training.registry import connect
+
+    client = connect(get_settings())
+    a, b = client.get_run(run_a).data.metrics, client.get_run(run_b).data.metrics
+    table = Table(title="metrics")
+    for name in ("metric", run_a[:8], run_b[:8], "b - a"):
+        table.add_column(name, justify="right" if name != "metric" else "left")
+    for key in sorted(set(a) | set(b)):
+        va, vb = a.get(key), b.get(key)
+        delta = f"{vb - va:+.4f}" if va is not None and vb is not None else ""
+        table.add_row(key, _fmt(va), _fmt(vb), delta)
+    out.print(table)
+
+
+def _load_or_exit(uri: str):
+    from training.registry import NoChampionError, load_recommender
+
+    try:
+        return load_recommender(uri)
+    except NoChampionError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+def predict(
+    input_path: Annotated[Path, typer.Option("--in", help="Patients, .csv or .parquet.")],
+    output_path: Annotated[Path, typer.Option("--out", help="Predictions, .csv or .parquet.")],
+    model_uri: Annotated[str | None, typer.Option(help="Default: the @champion.")] = None,
+    errors_path: Annotated[Path | None, typer.Option(
+        "--errors", help="Write bad rows here and predict the rest.")] = None,
+) -> None:
+    """Per row, in input order: patient_id and both strategies' predictions with 95 %
+    intervals, the recommendation and its reasons (model outputs on synthetic data)."""
+    from model.contract import validate_table
+    from serving.tables import TableWriter, read_table
+    from training.registry import connect
+
+    settings = get_settings()
+    connect(settings)
+    try:
+        raw = read_table(input_path)
+        report = validate_table(raw)
+    except ContractError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    reasons = report.reasons_by_row()
+    if len(reasons) and errors_path is None:
+        for row, text in reasons.head(50).items():
+            err.print(f"row {row}: {text}", highlight=False, soft_wrap=True)
+        err.print(f"[red]{len(reasons)} bad row(s); nothing written.[/red] Use --errors FILE.")
+        raise typer.Exit(1)
+    recommender = _load_or_exit(model_uri or settings.champion_uri)
+    valid = report.valid
+    typed = report.typed[valid].reset_index(drop=True)
+    with row_progress("predict", len(typed)) as advance:
+        frame = recommender.predict_frame(typed)
+        advance(len(typed))
+    writer = TableWriter(output_path)
+    writer.write(frame)
+    writer.close(list(frame.columns))
+    if errors_path is not None:
+        rejected = raw[~valid].reset_index(drop=True)
+        rejected.insert(0, "row", reasons.index.to_numpy())
+        rejected["errors"] = reasons.to_numpy()
+        bad = TableWriter(errors_path)
+        bad.write(rejected)
+        bad.close(list(rejected.columns))
+    err.print(f"{len(raw)} rows in: {len(frame)} predicted to {output_path}, "
+              f"{len(reasons)} bad", highlight=False)
+    if len(reasons):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command(help="Train, evaluate, register and gate a model.")(train)
+    app.command(help="Score a registered model on a synthetic hold-out.")(evaluate)
+    app.command(help="Move @champion to a model version by hand.")(promote)
+    app.command(help="Print two MLflow runs' metrics side by side.")(compare)
+    app.command(help="Predictions and recommendations for a table of patients.")(predict)
