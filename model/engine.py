@@ -7,7 +7,9 @@ or (D, n, p) when each draw sees its own imputation of a patient's unknown input
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import expit
 
+from model.linear import linear_predictor
 from model.strategy import StrategyDraws, StrategyModel
 
 SURVIVAL_MONTHS = np.array([12.0, 24.0, 36.0, 60.0])
@@ -18,8 +20,13 @@ DURABLE_MONTHS = np.array([60.0])
 def group_probabilities(model: StrategyModel, draws: StrategyDraws,
                         design: np.ndarray) -> dict[str, np.ndarray]:
     """P(CR), P(PR), P(no response), each (D, n)."""
-    p_response = model.response.predict(design, draws.response)
-    p_cr = p_response * model.complete_given_response.predict(design, draws.complete)
+    eta = linear_predictor(draws.response, design)
+    p_response = expit(eta)
+    if model.complete_on_response_index:
+        given = expit(draws.complete[:, :1] + draws.complete[:, 1:2] * eta)
+    else:
+        given = model.complete_given_response.predict(design, draws.complete)
+    p_cr = p_response * given
     return {"CR": p_cr, "PR": p_response - p_cr, "NR": 1.0 - p_response}
 
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import expit
-from scipy.stats import chi2
 from sklearn.linear_model import LogisticRegression
 
 from model.linear import linear_predictor
@@ -60,21 +59,24 @@ def fit_logistic(design: np.ndarray, outcome: np.ndarray, penalty: float = 1.0) 
     return FittedLogistic(coef_std / scale, (cov + cov.T) / 2, int(y.sum()), len(y))
 
 
-def fit_logistic_selected(design: np.ndarray, outcome: np.ndarray, penalty: float = 1.0,
-                          level: float = 0.01) -> FittedLogistic:
-    """The full model only if a likelihood-ratio test beats the intercept-only model at
-    ``level``: where the outcome carries no signal (a TKI's rare complete responses), noise
-    in the slopes would only scramble the ranking."""
-    full = fit_logistic(design, outcome, penalty)
+def log_likelihood(model: FittedLogistic, design: np.ndarray, outcome: np.ndarray) -> float:
+    y = np.asarray(outcome, dtype=float)
+    p = np.clip(model.predict(design)[0], 1e-12, 1 - 1e-12)
+    return float(np.sum(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def intercept_only(outcome: np.ndarray, width: int) -> FittedLogistic:
+    """The constant model, padded to ``width`` coefficients (the slopes fixed at 0)."""
     y = np.asarray(outcome, dtype=float)
     rate = y.mean()
-    p_full = np.clip(full.predict(design)[0], 1e-12, 1 - 1e-12)
-    loglik_full = np.sum(y * np.log(p_full) + (1 - y) * np.log(1 - p_full))
-    loglik_null = len(y) * (rate * np.log(rate) + (1 - rate) * np.log(1 - rate))
-    if 2 * (loglik_full - loglik_null) > chi2.ppf(1 - level, design.shape[1] - 1):
-        return full
-    coef = np.zeros(design.shape[1])
+    coef = np.zeros(width)
     coef[0] = np.log(rate / (1 - rate))
-    cov = np.zeros((design.shape[1], design.shape[1]))
+    cov = np.zeros((width, width))
     cov[0, 0] = 1.0 / (len(y) * rate * (1 - rate))
     return FittedLogistic(coef, cov, int(y.sum()), len(y))
+
+
+def bic(model: FittedLogistic, design: np.ndarray, outcome: np.ndarray, n_parameters: int
+        ) -> float:
+    """Bayesian information criterion: a parameter must earn log(n) of likelihood."""
+    return np.log(len(design)) * n_parameters - 2 * log_likelihood(model, design, outcome)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.features import FEATURE_NAMES
-from model.logistic import FittedLogistic, fit_logistic, fit_logistic_selected
+from model.logistic import FittedLogistic, bic, fit_logistic, intercept_only
 from model.survival import Component, fit_component
 
 RESPONSE_GROUPS = ("CR", "PR", "NR")
@@ -36,6 +36,8 @@ class StrategyModel:
     pfs: dict[str, Component]
     os: dict[str, Component]
     toxicity_columns: tuple[int, ...] = ()
+    # P(CR | response) on the response's own linear predictor: (intercept, slope)
+    complete_on_response_index: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,8 @@ def fit_strategy(name: str, design: np.ndarray, best_response: np.ndarray,
     complete = best_response == "CR"
     group = np.where(complete, "CR", np.where(responded, "PR", "NR"))
     response = fit_logistic(design, responded)
-    complete_given = fit_logistic_selected(design[responded], complete[responded])
+    complete_given, on_index = _fit_complete_given_response(design[responded],
+                                                            complete[responded], response)
     tox_model, tox_columns = None, ()
     if toxicity is not None:
         recorded = ~np.isnan(toxicity)  # a registry may not record every event
@@ -68,8 +71,23 @@ def fit_strategy(name: str, design: np.ndarray, best_response: np.ndarray,
         name, response, complete_given, tox_model,
         pfs=_group_components(design, group, *pfs, cure_group_kind=cured_kind),
         os=_group_components(design, group, *os, cure_group_kind=cured_kind),
-        toxicity_columns=tox_columns,
+        toxicity_columns=tox_columns, complete_on_response_index=on_index,
     )
+
+
+def _fit_complete_given_response(design: np.ndarray, complete: np.ndarray,
+                                 response: FittedLogistic) -> tuple[FittedLogistic, bool]:
+    """P(CR | response) by BIC among: a constant; a function of the response's linear
+    predictor (the most sensitive patients respond most completely: two parameters); every
+    predictor. Few complete responses cannot carry eighteen slopes."""
+    index_design = np.column_stack([np.ones(len(design)), design @ response.coef])
+    candidates = [(intercept_only(complete, 2), index_design, 1, True)]
+    if 0 < complete.sum() < len(complete):
+        candidates.append((fit_logistic(index_design, complete, penalty=1e-3), index_design,
+                           2, True))
+        candidates.append((fit_logistic(design, complete), design, design.shape[1], False))
+    best = min(candidates, key=lambda c: bic(c[0], c[1], complete, c[2]))
+    return best[0], best[3]
 
 
 def _group_components(design, group, duration, event, cure_group_kind) -> dict[str, Component]:

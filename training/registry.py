@@ -12,8 +12,10 @@ import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
-from mlflow.models import infer_signature
+from mlflow.models import ModelSignature, infer_signature
+from mlflow.types import ColSpec, Schema
 
+from model.columns import COLUMNS
 from model.pyfunc import RecommenderModel, predict_table
 from model.recommender import Recommender
 from model.settings import Settings
@@ -58,10 +60,20 @@ def lineage_tags(data_hash: str, generator_version: str) -> dict[str, str]:
     }
 
 
+def input_schema() -> Schema:
+    """The pyfunc's input columns, from the data contract: numbers as double, flags as
+    boolean, labels as string; the inputs that may be unknown are optional."""
+    mlflow_type = {"float": "double", "int": "double", "bool": "boolean", "choice": "string",
+                   "text": "string"}
+    return Schema([ColSpec(mlflow_type[spec.kind], spec.name,
+                           required=not spec.may_be_unknown) for spec in COLUMNS])
+
+
 def log_recommender(recommender: Recommender, example: pd.DataFrame, name: str) -> str:
     """Log the pyfunc (signature, input example) in the active run; returns its URI."""
     output = predict_table(recommender, example)
-    signature = infer_signature(example, output)
+    signature = ModelSignature(inputs=input_schema(),
+                               outputs=infer_signature(example, output).outputs)
     info = mlflow.pyfunc.log_model(name="model", python_model=RecommenderModel(recommender),
                                    signature=signature, input_example=example,
                                    registered_model_name=name)
@@ -119,8 +131,8 @@ def gate_real(metrics: dict[str, float]) -> GateResult:
 
 def champion_version(client: MlflowClient, settings: Settings) -> str | None:
     try:
-        return client.get_model_version_by_alias(settings.model_name,
-                                                 settings.champion_alias).version
+        return str(client.get_model_version_by_alias(settings.model_name,
+                                                 settings.champion_alias).version)
     except MlflowException:
         return None
 

@@ -156,4 +156,4 @@ def _split_metrics(recommender, training: TrainingData, rows: np.ndarray) -> dic
 
 def _latest_version(client, settings: Settings, run_id: str) -> str:
     versions = client.search_model_versions(f"name='{settings.model_name}' and run_id='{run_id}'")
-    return max(versions, key=lambda v: int(v.version)).version
+    return str(max(versions, key=lambda v: int(v.version)).version)

@@ -1,0 +1,84 @@
+"""The published targets (``targets.yaml``, a copy of the shared domain file).
+
+A target is one statistic of one population; populations are ``DataFrame.query``
+expressions in which ``@name`` refers to a named population of the file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+TARGETS_PATH = Path(__file__).with_name("targets.yaml")
+_NAMED = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One published figure with its accept band (see targets.yaml's header)."""
+
+    id: str
+    statistic: str
+    population: str
+    low: float
+    high: float
+    kind: str
+    spec: dict
+
+    @property
+    def centre(self) -> float:
+        return 0.5 * (self.low + self.high)
+
+    @property
+    def is_outcome(self) -> bool:
+        return self.kind == "outcome"
+
+
+@dataclass(frozen=True)
+class TargetSet:
+    """All targets of a file with their named populations expanded."""
+
+    targets: tuple[Target, ...]
+    populations: dict[str, str]
+
+    def __iter__(self):
+        return iter(self.targets)
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def by_id(self, target_id: str) -> Target:
+        return next(t for t in self.targets if t.id == target_id)
+
+
+def expand_population(expression: str, populations: dict[str, str]) -> str:
+    """Replace every ``@name`` by its parenthesised definition (recursively)."""
+    def replace(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in populations:
+            raise KeyError(f"unknown population @{name} in {expression!r}")
+        return f"({expand_population(populations[name], populations)})"
+
+    return _NAMED.sub(replace, expression)
+
+
+def load_targets(path: str | Path | None = None) -> TargetSet:
+    """Read a targets file (default: ``data/synthetic/targets.yaml``)."""
+    with open(TARGETS_PATH if path is None else path, encoding="utf-8") as handle:
+        document = yaml.safe_load(handle)
+    populations = dict(document.get("populations", {}))
+    targets = []
+    for entry in document["targets"]:
+        spec = dict(entry)
+        for key in ("population", "numerator_population", "denominator_population",
+                    "exposure", "outcome"):
+            if key in spec:
+                spec[key] = expand_population(str(spec[key]), populations)
+        low, high = (float(v) for v in entry["accept"])
+        targets.append(Target(id=entry["id"], statistic=entry["statistic"],
+                              population=spec["population"], low=low, high=high,
+                              kind=entry["kind"], spec=spec))
+    return TargetSet(tuple(targets), populations)

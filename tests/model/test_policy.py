@@ -1,0 +1,65 @@
+"""The recommendation policy: contraindications and a short TKI wash-out always win."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from data.synthetic.cohort import simulate_case_mix
+from model.columns import FEATURE_COLUMNS
+from model.contract import validate_table
+from model.policy import PolicyConfig, PolicyInputs, choose, decide
+from model.respond import assess
+
+N = 10_000
+FLAGS = ("active_infection", "organ_allograft", "steroids_last_4_weeks",
+         "chemo_radio_last_6_weeks", "cardiac_disease", "cardiac_stress_abnormal")
+
+
+@pytest.fixture(scope="module")
+def stressed_patients() -> dict[str, np.ndarray]:
+    """10,000 synthetic patients; a third given a random contraindication, a third a
+    recent TKI (wash-out 0-3 months)."""
+    rng = np.random.default_rng(5)
+    frame = simulate_case_mix(N, seed=21)[list(FEATURE_COLUMNS)].reset_index(drop=True)
+    frame = frame.astype({c: object for c in FLAGS + ("prior_tki",)})
+    group = rng.integers(0, 3, N)
+    for i in np.flatnonzero(group == 0):
+        frame.at[i, FLAGS[rng.integers(len(FLAGS))]] = True
+    recent = group == 1
+    frame.loc[recent, "prior_tki"] = True
+    frame.loc[recent, "months_since_tki"] = rng.uniform(0, 3, recent.sum())
+    typed = validate_table(frame).typed
+    assert len(typed) == N
+    return {k: typed[k].to_numpy() for k in typed.columns}
+
+
+def test_never_il2_with_a_contraindication_or_short_washout(recommender, stressed_patients):
+    assessment = assess(recommender, stressed_patients, N)
+    il2 = assessment.recommendation == "il2_first"
+    contraindicated = np.zeros(N, dtype=bool)
+    for values in assessment.derived.contraindications.values():
+        contraindicated |= values == 1.0
+    short = assessment.derived.cautions["tki_washout_under_8_weeks"] == 1.0
+    assert contraindicated.sum() > 3000 and short.sum() > 1000
+    assert not (il2 & contraindicated).any()
+    assert not (il2 & short).any()
+    assert il2.sum() > 100  # the policy does recommend IL-2 where nothing forbids it
+    reasons = pd.Series([r[0] for r in assessment.reasons])
+    assert reasons[short & ~contraindicated & (assessment.derived.mskcc_poor == 0)].str.contains(
+        "defer IL-2 until 8 weeks after the last TKI dose").all()
+
+
+def test_vectorised_and_explained_decisions_agree():
+    rng = np.random.default_rng(0)
+    n = 5000
+    inputs = PolicyInputs(
+        poor=rng.choice([0.0, 1.0, np.nan], n), eligible=rng.choice([0.0, 1.0, np.nan], n),
+        contraindications=[["fev1_low"]] * n, washout_short=rng.choice([0.0, 1.0], n),
+        months_since_tki=rng.uniform(0, 3, n), p_cure=rng.uniform(0, 0.3, n),
+        p_toxicity=rng.uniform(0, 0.5, n), durable_gain=rng.uniform(-0.1, 0.3, n))
+    config = PolicyConfig(min_durable_gain=0.05, max_p_toxicity=0.2)
+    explained, reasons = decide(inputs, config)
+    assert (choose(inputs, config) == explained).all()
+    assert len(reasons) == n and all(reasons)
