@@ -80,7 +80,7 @@ def write_figures(evaluation: Evaluation, hold: pd.DataFrame, folder: Path) -> d
     """Reliability plots (against outcomes and against the truth) and the threshold sweep."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = {"reliability": folder / "reliability.png", "sweep": folder / "threshold_sweep.png"}
-    fig, axes = plt.subplots(2, 3, figsize=(13, 8))
+    fig, axes = plt.subplots(2, 4, figsize=(17, 8))
     for ax, (name, (truth_col, outcome_of)) in zip(axes.flat, CLASSIFIERS.items(), strict=True):
         p = evaluation.predictions[name].to_numpy()
         bins = np.searchsorted(np.quantile(p, np.linspace(0, 1, 11)[1:-1]), p, side="right")

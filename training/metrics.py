@@ -19,6 +19,10 @@ CLASSIFIERS = {
                                 lambda h: h["tki_best_response"] == "CR"),
     "il2_p_severe_cardiac_toxicity": ("il2_true_p_severe_cardiac_toxicity",
                                       lambda h: h["il2_severe_cardiac_toxicity"].astype(bool)),
+    "il2_p_durable_cr": ("il2_true_p_durable_cr", lambda h: (h["il2_best_response"] == "CR")
+                         & (h["il2_pfs_months"] > 60)),
+    "tki_p_durable_cr": ("tki_true_p_durable_cr", lambda h: (h["tki_best_response"] == "CR")
+                         & (h["tki_pfs_months"] > 60)),
     "il2_p_cure": ("il2_true_p_cure",
                    lambda h: (h["il2_best_response"] == "CR") & ~h["il2_pfs_event"].astype(bool)),
 }

@@ -18,9 +18,16 @@ from data.synthetic.outcome_model import (
     strategy_mixtures,
 )
 from data.synthetic.params import Parameters
-from data.synthetic.survival import BEST_RESPONSE_OF_SUBCLASS, Mixture, pattern_medians, survival
+from data.synthetic.survival import (
+    BEST_RESPONSE_OF_SUBCLASS,
+    Mixture,
+    pattern_medians,
+    subclass_survival,
+    survival,
+)
 
 HORIZONS_MONTHS = (12, 24, 36, 60)
+DURABLE_MONTHS = 60.0
 # uniforms per patient: 3 per strategy (class, progression, post-progression), then
 # background death, follow-up and cardiac toxicity.
 N_UNIFORMS = 3 * len(STRATEGIES) + 3
@@ -65,7 +72,8 @@ def outcome_column_order() -> list[str]:
              ("best_response", "pfs_months", "pfs_event", "os_months", "os_event")]
     names.append("il2_severe_cardiac_toxicity")
     for a in STRATEGIES:
-        names += [f"{a}_true_p_response", f"{a}_true_p_complete_response"]
+        names += [f"{a}_true_p_response", f"{a}_true_p_complete_response",
+                  f"{a}_true_p_durable_cr"]
         if a == "il2":
             names += ["il2_true_p_severe_cardiac_toxicity", "il2_true_p_cure"]
         names += [f"{a}_true_median_pfs_months", f"{a}_true_median_os_months"]
@@ -97,6 +105,10 @@ def _truth(name: str, mix: Mixture, inverse: np.ndarray) -> dict[str, np.ndarray
     cols = {
         f"{name}_true_p_response": mix.probs[:, :4].sum(axis=1)[inverse],
         f"{name}_true_p_complete_response": mix.probs[:, :2].sum(axis=1)[inverse],
+        # a complete remission without progression (or death) at 60 months: what the
+        # policy value counts as a durable complete remission
+        f"{name}_true_p_durable_cr": (mix.probs[:, :2] * subclass_survival(
+            mix, np.array([DURABLE_MONTHS]), "pfs")[:, :2, 0]).sum(axis=1)[inverse],
     }
     if name == "il2":
         cols["il2_true_p_cure"] = mix.probs[:, 0][inverse]
