@@ -73,15 +73,17 @@ def point_curves(model: StrategyModel, draws: StrategyDraws, design: np.ndarray,
             for endpoint in ("pfs", "os")}
 
 
-# a median is bracketed on this coarse grid, then refined by bisection
+# a median is bracketed on this coarse grid, then located on a fine grid inside the bracket
 MEDIAN_GRID_MONTHS = np.concatenate([np.arange(0.0, 121.0, 1.0), np.arange(132.0, 1201.0, 12.0)])
-BISECTION_STEPS = 14  # a 12-month bracket to under a thousandth of a month
+FINE_STEPS = np.linspace(0.0, 1.0, 33)  # a 1-month bracket in steps of 1/32 month
 
 
 def point_medians(model: StrategyModel, draws: StrategyDraws,
                   design: np.ndarray) -> dict[str, np.ndarray]:
     """Median PFS and OS (n,) of the point curve (averaged over imputations); inf when the
-    curve stays above 0.5 (a cure fraction of one half or more, or beyond 100 years)."""
+    curve stays above 0.5 (a cure fraction of one half or more, or beyond 100 years).
+    Two evaluations of the curve: a coarse grid brackets the crossing, a fine grid inside
+    the bracket locates it, and linear interpolation finishes."""
     point = point_draws(draws)
     groups = group_probabilities(model, point, design)
     out = {}
@@ -96,12 +98,20 @@ def point_medians(model: StrategyModel, draws: StrategyDraws,
         reached = below.any(axis=1)
         first = np.maximum(np.argmax(below, axis=1), 1)
         lo, hi = MEDIAN_GRID_MONTHS[first - 1], MEDIAN_GRID_MONTHS[first]
-        for _ in range(BISECTION_STEPS):
-            mid = (lo + hi) / 2
-            above = curve(mid[:, None])[:, 0] > 0.5
-            lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
-        out[endpoint] = np.where(reached, (lo + hi) / 2, np.inf)
+        fine_months = lo[:, None] + (hi - lo)[:, None] * FINE_STEPS[None, :]
+        fine = curve(fine_months)
+        out[endpoint] = np.where(reached, _crossing(fine, fine_months), np.inf)
     return out
+
+
+def _crossing(curves: np.ndarray, months: np.ndarray) -> np.ndarray:
+    """Where each row of ``curves`` (n, T) first falls to 0.5, linearly interpolated."""
+    below = curves <= 0.5
+    after = np.maximum(np.argmax(below, axis=1), 1)[:, None]
+    s0, s1 = (np.take_along_axis(curves, i, 1)[:, 0] for i in (after - 1, after))
+    t0, t1 = (np.take_along_axis(months, i, 1)[:, 0] for i in (after - 1, after))
+    step = np.where(s0 > s1, s0 - s1, 1.0)
+    return t0 + np.clip((s0 - 0.5) / step, 0.0, 1.0) * (t1 - t0)
 
 
 def point_draws(draws: StrategyDraws) -> StrategyDraws:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from model.logic import column
-from model.rules import derive
+from model.rules import Derived, derive
 
 FEATURE_NAMES = (
     "intercept",
@@ -37,9 +37,11 @@ FEATURE_NAMES = (
 WASHOUT_SCALE_MONTHS = 2.0  # events cluster at wash-outs of 1.4 vs 2.2 months (BRIEF)
 
 
-def design_matrix(values: Mapping, n_rows: int | None = None) -> np.ndarray:
-    """Predictor matrix (n, len(FEATURE_NAMES)) from complete inputs."""
-    derived = derive(values, n_rows)
+def design_matrix(values: Mapping, n_rows: int | None = None,
+                  derived: Derived | None = None) -> np.ndarray:
+    """Predictor matrix (n, len(FEATURE_NAMES)) from complete inputs (and their derived
+    values when the caller has them already)."""
+    derived = derive(values, n_rows) if derived is None else derived
     n = len(derived.mskcc_risk_factors)
     ecog = column(values, "ecog", n)
     prior_tki = column(values, "prior_tki", n)

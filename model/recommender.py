@@ -72,14 +72,17 @@ class Recommender:
         return cls(models, draws, imputer, propensity, policy or PolicyConfig(), ranges,
                    {"n_training_rows": len(typed), "n_draws": n_draws, "seed": seed})
 
-    def predict_values(self, values: Mapping, n: int) -> BatchPrediction:
+    def predict_values(self, values: Mapping, n: int, derived=None) -> BatchPrediction:
         """Predictions for column arrays (unknown = NaN), in row order."""
-        return predict_batch(values, n, self.strategies, self.draws, self.imputer)
+        return predict_batch(values, n, self.strategies, self.draws, self.imputer, derived)
 
-    def extrapolated(self, values: Mapping, n: int) -> np.ndarray:
+    def extrapolated(self, values: Mapping, n: int, derived=None) -> np.ndarray:
         """True where either strategy was almost never given to such patients (propensity
         below 2 %), judged on the known inputs completed by the nearest donor."""
         unknown = has_unknown(values, n)
+        if not unknown.any():
+            p_il2 = self.propensity.predict(design_matrix(values, n, derived))[0]
+            return (p_il2 < EXTRAPOLATION_PROPENSITY) | (p_il2 > 1 - EXTRAPOLATION_PROPENSITY)
         completed = {k: np.asarray(v).copy() for k, v in values.items()}
         if unknown.any():
             filled = self.imputer.impute(values, np.flatnonzero(unknown), 1)

@@ -37,8 +37,8 @@ class Assessment:
 def assess(recommender, values: Mapping, n: int) -> Assessment:
     """Rules, predictions and the policy's decision with its reasons, row for row."""
     derived = derive(values, n)
-    prediction = recommender.predict_values(values, n)
-    extrapolated = recommender.extrapolated(values, n)
+    prediction = recommender.predict_values(values, n, derived)
+    extrapolated = recommender.extrapolated(values, n, derived)
     inputs = policy_inputs(derived, values, prediction.point)
     choice, decided_by = decide(inputs, recommender.policy)
     unknown = [[c for c in UNKNOWABLE_COLUMNS

@@ -58,6 +58,14 @@ class Derived:
     manchester_pathway: np.ndarray
     needed: dict[str, np.ndarray]
 
+    def take(self, rows: np.ndarray) -> Derived:
+        """The derived values of some rows."""
+        def pick(value):
+            return {k: v[rows] for k, v in value.items()} if isinstance(value, dict) \
+                else value[rows]
+
+        return Derived(**{f: pick(getattr(self, f)) for f in self.__dataclass_fields__})
+
 
 def derive(values: Mapping, n_rows: int | None = None) -> Derived:
     """All clinical rules of the brief on a table of inputs (unknown = NaN/None)."""
