@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from model.recommender import Recommender
+from model.runtime import use_single_threaded_blas
 from training.data import synthetic_training_data
 from training.evaluate import evaluate, holdout_cohort
 from training.metrics import SURVIVAL
@@ -30,6 +31,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--holdout-seed", type=int, default=2)
     args = parser.parse_args()
+    use_single_threaded_blas()
     console = Console()
     started = time.perf_counter()
     data = synthetic_training_data(args.n, args.seed)

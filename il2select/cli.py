@@ -10,6 +10,7 @@ import importlib
 import typer
 
 from il2select.commands_triage import triage
+from model.runtime import use_single_threaded_blas
 
 app = typer.Typer(
     name="il2select",
@@ -25,6 +26,7 @@ app = typer.Typer(
 @app.callback()
 def _root() -> None:
     """IL2Select command line."""
+    use_single_threaded_blas()
 
 
 app.command(help="Triage a clinic list along the Manchester pathway (clinical rules only).")(

@@ -91,8 +91,11 @@ class Component:
             risk = np.exp(lin["beta_"] - offset[:, None])[..., None]
             cumhaz = np.interp(np.asarray(months, dtype=float), BASELINE_MONTHS, self.baseline)
             return np.exp(-cumhaz * risk)
-        lam, rho = np.exp(lin["lambda_"])[..., None], np.exp(lin["rho_"])[..., None]
-        uncured = np.exp(-((np.asarray(months, dtype=float) / lam) ** rho))
+        # (t / lambda)^rho as exp(rho (log t - log lambda)): no power, no division
+        rho = np.exp(lin["rho_"])[..., None]
+        with np.errstate(divide="ignore"):
+            log_t = np.log(np.asarray(months, dtype=float))
+        uncured = np.exp(-np.exp(rho * (log_t - lin["lambda_"][..., None])))
         if self.kind == "cure_weibull":
             cure = expit(lin["cure_"])[..., None]
             return cure + (1 - cure) * uncured
