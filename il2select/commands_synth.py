@@ -15,15 +15,10 @@ from typing import Annotated
 import pandas as pd
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import Progress
 from rich.table import Table
+
+from il2select.progress import new_progress
 
 
 @lru_cache(maxsize=1)
@@ -33,8 +28,7 @@ def _console() -> Console:
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), TimeRemainingColumn(), console=_console())
+    return new_progress(_console())
 
 
 def _parse_seeds(text: str) -> list[int]:

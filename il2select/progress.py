@@ -16,14 +16,16 @@ from rich.progress import (
 )
 
 
+def new_progress(console: Console) -> Progress:
+    """The one progress-bar layout of every long command."""
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), TimeRemainingColumn(), console=console)
+
+
 @contextmanager
 def row_progress(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
     """Yield ``advance(n_rows)``; the bar shows rows done of ``total`` (unknown for CSV)."""
-    progress = Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
-        transient=False,
-    )
+    progress = new_progress(Console(stderr=True))
     with progress:
         task = progress.add_task(label, total=total)
         yield lambda n: progress.advance(task, n)
