@@ -76,7 +76,7 @@ def main() -> None:
                   f"{args.rows / seconds:,.0f}", f"{peak_mib:,.0f}",
                   "yes" if seconds < TARGET_SECONDS else "NO",
                   "yes" if peak_mib < TARGET_PEAK_MIB else "NO")
-    Console().print(table)
+    Console(width=120).print(table)
     if rows_out + rows_bad != args.rows:
         sys.exit(f"rows lost: {args.rows} in, {rows_out} + {rows_bad} out")
 
