@@ -32,7 +32,7 @@ def main() -> None:
     parser.add_argument("--holdout-seed", type=int, default=2)
     args = parser.parse_args()
     use_single_threaded_blas()
-    console = Console()
+    console = Console(width=130)
     started = time.perf_counter()
     data = synthetic_training_data(args.n, args.seed)
     simulated = time.perf_counter()
