@@ -13,7 +13,7 @@ from model.engine import GRID_MONTHS, point_curves
 from model.features import design_matrix
 from model.respond import (
     Assessment,
-    assess,
+    decide_quickly,
     derived_record,
     eligibility_record,
     needed_inputs,
@@ -93,12 +93,12 @@ def what_would_change(recommender, values: Mapping, assessment: Assessment) -> l
             row[name] = np.array([value], dtype=float)
             rows.append(row)
     batch = {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
-    varied = assess(recommender, batch, len(rows))
+    varied = decide_quickly(recommender, batch, len(rows))
     return [Change(input=name,
                    low_value=_shown(name, recommender.input_ranges[name][0]),
-                   low_recommendation=varied.recommendation[2 * j],
+                   low_recommendation=varied[2 * j],
                    high_value=_shown(name, recommender.input_ranges[name][1]),
-                   high_recommendation=varied.recommendation[2 * j + 1])
+                   high_recommendation=varied[2 * j + 1])
             for j, name in enumerate(unknown)]
 
 

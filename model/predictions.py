@@ -72,6 +72,32 @@ def predict_batch(values: Mapping, n: int, models: dict[str, StrategyModel],
 INTERVAL_MONTHS = np.array([60.0])
 
 
+def predict_points(values: Mapping, n: int, models: dict[str, StrategyModel],
+                   draws: dict[str, StrategyDraws], imputer: DonorImputer) -> dict[str, np.ndarray]:
+    """Point estimates only (no intervals, no medians): what the policy needs, cheaply —
+    for 'what would change the answer', where each unknown input is varied."""
+    unknown = has_unknown(values, n)
+    point: dict[str, np.ndarray] = {}
+    for rows, imputed in ((np.flatnonzero(~unknown), False), (np.flatnonzero(unknown), True)):
+        if rows.size == 0:
+            continue
+        if imputed:
+            d = next(iter(draws.values())).response.shape[0]
+            design = design_matrix(imputer.impute(values, rows, d), d * rows.size)
+            design = design.reshape(d, rows.size, -1)
+        else:
+            design = design_matrix({k: np.asarray(v)[rows] for k, v in values.items()},
+                                   rows.size)
+        for name in STRATEGIES:
+            got = predict_strategy(models[name], point_draws(draws[name]), design,
+                                   INTERVAL_MONTHS)
+            for quantity, value in got.items():
+                point.setdefault(f"{name}_{quantity}", np.full(n, np.nan))[rows] = \
+                    value.mean(axis=0)
+    point["diff_p_durable_cr"] = point["il2_p_durable_cr"] - point["tki_p_durable_cr"]
+    return point
+
+
 def _summarise(models, draws, design, imputed: bool) -> BatchPrediction:
     point, medians, per_draw = {}, {}, {}
     for name in STRATEGIES:

@@ -22,7 +22,7 @@ from model.respond import assess, prediction_frame
 from model.strategy import StrategyDraws, StrategyModel, draw_strategy, fit_strategy
 
 N_DRAWS = 200
-PREDICT_CHUNK_ROWS = 2000
+PREDICT_CHUNK_ROWS = 1000  # 17 quantities x 201 draws x 1000 rows: about 27 MB a chunk
 EXTRAPOLATION_PROPENSITY = 0.02
 OUTCOME_COLUMNS = ("treatment", "best_response", "pfs_months", "pfs_event", "os_months",
                    "os_event", "severe_cardiac_toxicity")
@@ -105,8 +105,12 @@ class Recommender:
 
     def recommend_many(self, patients: list[Mapping]) -> list:
         """Answers for patients as dicts (``Patient.model_dump()``), in order."""
-        values = values_from_patients(patients)
-        return answers(assess(self, values, len(patients)), values)
+        out = []
+        for start in range(0, len(patients), PREDICT_CHUNK_ROWS):  # bounded memory
+            part = patients[start:start + PREDICT_CHUNK_ROWS]
+            values = values_from_patients(part)
+            out += answers(assess(self, values, len(part)), values)
+        return out
 
     def recommend_one(self, patient: Mapping):
         """The answer for one patient, with what would change it."""

@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
-# The main job on the embedded defaults: triage the sample clinic list along the
-# Manchester pathway and print the summary and work-list.
+# The main job on the embedded defaults: train and register a champion if the embedded
+# MLflow store has none, then serve the tumour-board API and page on 127.0.0.1:3000
+# (a bearer token is created and printed once on first start).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 ./scripts/setup.sh
 echo "set-up took $(( $(date +%s) - start )) s" >&2
-mkdir -p out
-uv run il2select triage --in data/synthetic/samples/clinic_list.csv \
-  --out out/clinic_list_triaged.csv --errors out/clinic_list_errors.csv --summary
+exec uv run il2select serve "$@"

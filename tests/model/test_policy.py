@@ -63,3 +63,16 @@ def test_vectorised_and_explained_decisions_agree():
     explained, reasons = decide(inputs, config)
     assert (choose(inputs, config) == explained).all()
     assert len(reasons) == n and all(reasons)
+
+
+def test_quick_decisions_equal_full_assessments(recommender):
+    """'What would change the answer' uses the cheap path: it must decide the same."""
+    from model.respond import decide_quickly
+    from tests.conftest import SAMPLES
+
+    raw = pd.read_csv(SAMPLES / "clinic_list.csv", dtype=str, keep_default_na=False)
+    typed = validate_table(raw).typed
+    values = {k: typed[k].to_numpy() for k in typed.columns}
+    full = assess(recommender, values, len(typed)).recommendation
+    assert (decide_quickly(recommender, values, len(typed)) == full).all()
+    assert set(full) == {"il2_first", "tki_first", "temsirolimus_or_trial"}

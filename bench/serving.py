@@ -1,0 +1,273 @@
+"""Benchmark: the il2select BentoML service side by side with ``mlflow models serve`` of the
+same champion pyfunc and with the service's own ``/livez`` (the HTTP floor), in one run.
+
+    uv run python -m bench.serving [--sustained-s 120] [--fresh-champion]
+
+Every server is started here on 127.0.0.1 and stopped at the end; every phase is bounded
+in time. Prints one table with the issue's targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import psutil
+from rich.console import Console
+from rich.table import Table
+
+from bench.loadgen import build_request, run_load
+from serving.auth import hash_token
+from serving.patients import patients_from_table
+from serving.settings import PROJECT_DIR, get_settings
+
+HOST = "127.0.0.1"
+TOKEN = "bench-token-0123456789abcdef"
+CLINIC_LIST = PROJECT_DIR / "data" / "synthetic" / "samples" / "clinic_list.csv"
+READY_TIMEOUT_S = 120
+console = Console(width=170)
+
+
+@dataclass
+class Launched:
+    process: subprocess.Popen
+    port: int
+    cold_start_s: float
+
+    def family(self) -> list[psutil.Process]:
+        try:
+            root = psutil.Process(self.process.pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def worker_rss_mib(self) -> list[float]:
+        return [p.memory_info().rss / 2**20 for p in self.family()
+                if "_bentoml_impl.worker" in " ".join(p.cmdline())]
+
+    def stop(self) -> None:
+        family = self.family()
+        for p in family:
+            try:
+                p.terminate()
+            except psutil.NoSuchProcess:
+                pass
+        _, alive = psutil.wait_procs(family, timeout=15)
+        for p in alive:
+            p.kill()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def launch(command: list[str], env: dict, ready_path: str, log: Path) -> Launched:
+    """Start a server and time it until ``ready_path`` answers 200."""
+    port = free_port()
+    command = [part.replace("{port}", str(port)) for part in command]
+    start = time.perf_counter()
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, env=env, cwd=PROJECT_DIR, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    while time.perf_counter() - start < READY_TIMEOUT_S:
+        if process.poll() is not None:
+            raise RuntimeError(f"{command[:4]} exited: {log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"http://{HOST}:{port}{ready_path}", timeout=1).status_code == 200:
+                return Launched(process, port, time.perf_counter() - start)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{command[:4]} not ready in {READY_TIMEOUT_S} s: {log.read_text()[-3000:]}")
+
+
+def service_env(tracking_uri: str, folder: Path) -> dict:
+    return {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri,
+            "IL2SELECT_TOKENS": f"bench:{hash_token(TOKEN)}",
+            "IL2SELECT_TOKENS_FILE": str(folder / "no-tokens-file"),
+            "IL2SELECT_AUDIT_DB": str(folder / "audit.db"), "BENTOML_HOME": str(folder / "bento")}
+
+
+def recommend_requests(port: int, patients: list[dict]) -> list[bytes]:
+    return [build_request(HOST, port, "POST", "/recommend", json.dumps(p).encode(), TOKEN)
+            for p in patients]
+
+
+def in_process_p50_ms(tracking_uri: str, patients: list[dict]) -> float:
+    from serving.champion import load_champion
+
+    recommender = load_champion(tracking_uri, "il2select", "champion").recommender
+    times = []
+    for i in range(1000):
+        start = time.perf_counter()
+        recommender.recommend_one(patients[i % len(patients)])
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)) * 1e3
+
+
+def bench(tracking_uri: str, sustained_s: float, phase_s: float, workers: int) -> list[tuple]:
+    patients = patients_from_table(pd.read_csv(CLINIC_LIST, dtype=str, keep_default_na=False))
+    rows: list[tuple] = []
+    folder = Path(tempfile.mkdtemp(prefix="il2select-bench-"))
+    env = service_env(tracking_uri, folder)
+    if workers != 1:
+        env["BENTOML_CONFIG_OPTIONS"] = f"services.il2select.workers={workers}"
+
+    console.print("cold start: `il2select serve` …")
+    cli = launch([sys.executable, "-m", "il2select", "serve", "--port", "{port}", "--no-train"],
+                 env, "/readyz", folder / "cli.log")
+    cli.stop()
+    console.print("cold start: `bentoml serve` of the service …")
+    svc = launch([sys.executable, "-m", "bentoml", "serve", "serving.service:IL2Select",
+                  "--host", HOST, "--port", "{port}", "--working-dir", str(PROJECT_DIR)],
+                 env, "/readyz", folder / "service.log")
+    console.print("starting `mlflow models serve` …")
+    mlf = launch([sys.executable, "-m", "mlflow", "models", "serve", "-m",
+                  "models:/il2select@champion", "--env-manager", "local", "-h", HOST,
+                  "-p", "{port}"], env, "/ping", folder / "mlflow.log")
+    try:
+        rec = recommend_requests(svc.port, patients)
+        livez = [build_request(HOST, svc.port, "GET", "/livez")]
+        invocations = [build_request(HOST, mlf.port, "POST", "/invocations", json.dumps(
+            {"dataframe_records": [p]}).encode()) for p in patients]
+        run_load(HOST, svc.port, rec, concurrency=4, duration_s=3)  # warm-up
+        run_load(HOST, mlf.port, invocations, concurrency=4, duration_s=3)
+
+        console.print("latency at concurrency 1 …")
+        live1 = run_load(HOST, svc.port, livez, duration_s=phase_s)
+        rec1 = run_load(HOST, svc.port, rec, duration_s=phase_s)
+        mlf1 = run_load(HOST, mlf.port, invocations, duration_s=phase_s)
+        console.print("throughput at concurrency 16 …")
+        live16 = run_load(HOST, svc.port, livez, concurrency=16, duration_s=phase_s)
+        rec16 = run_load(HOST, svc.port, rec, concurrency=16, duration_s=phase_s)
+        mlf16 = run_load(HOST, mlf.port, invocations, concurrency=16, duration_s=phase_s)
+        for name, one, sixteen in (("il2select /recommend", rec1, rec16),
+                                   ("mlflow models serve /invocations", mlf1, mlf16),
+                                   ("il2select /livez (HTTP floor)", live1, live16)):
+            rows.append(("latency", name, one, sixteen))
+
+        console.print("/predict with 10,000 patients …")
+        big = [dict(patients[i % len(patients)], patient_id=f"P{i}") for i in range(10_000)]
+        body = json.dumps(big).encode()
+        timings = []
+        with httpx.Client(timeout=120) as client:
+            for _ in range(3):
+                if timings and timings[-1] > 5.0:  # one slow answer is figure enough
+                    break
+                start = time.perf_counter()
+                response = client.post(f"http://{HOST}:{svc.port}/predict", content=body,
+                                       headers={"authorization": f"Bearer {TOKEN}",
+                                                "content-type": "application/json"})
+                timings.append(time.perf_counter() - start)
+                assert response.status_code == 200, response.text[:300]
+        rows.append(("predict", timings, len(body)))
+
+        console.print(f"sustained load: {sustained_s:.0f} s at concurrency 16 …")
+        rss_before = sum(svc.worker_rss_mib())
+        sustained = run_load(HOST, svc.port, rec, concurrency=16, duration_s=sustained_s)
+        rss_after = sum(svc.worker_rss_mib())
+        rows.append(("sustained", sustained, rss_before, rss_after, max(svc.worker_rss_mib())))
+        rows.append(("cold", cli.cold_start_s, svc.cold_start_s))
+        rows.append(("inproc", in_process_p50_ms(tracking_uri, patients)))
+    finally:
+        svc.stop()
+        mlf.stop()
+    return rows
+
+
+def report(rows: list[tuple]) -> bool:
+    table = Table(title="il2select serving benchmark (one run, this machine)")
+    for column in ("measure", "p50 ms", "p99 ms", "max ms", ">50 ms", "req/s c=16",
+                   "vs mlflow", "target", "ok"):
+        table.add_column(column, justify="left" if column in ("measure", "target") else "right")
+    latency = {name: (one, sixteen) for kind, name, one, sixteen in
+               (r for r in rows if r[0] == "latency")}
+    rec1, rec16 = latency["il2select /recommend"]
+    mlf1, mlf16 = latency["mlflow models serve /invocations"]
+    live1, _ = latency["il2select /livez (HTTP floor)"]
+    checks = []
+    for name, (one, sixteen) in latency.items():
+        ratio = sixteen.rate / mlf16.rate if mlf16.rate else float("nan")
+        target, ok = "", None
+        if name.startswith("il2select /recommend"):
+            ok = (ratio >= 10 and one.percentile_ms(50) <= 3 * live1.percentile_ms(50)
+                  and one.percentile_ms(99) < 30)
+            target = "≥10× mlflow; p50 ≤ 3× /livez; p99 < 30"
+        checks.append(ok)
+        table.add_row(name, f"{one.percentile_ms(50):.2f}", f"{one.percentile_ms(99):.2f}",
+                      f"{max(one.latencies_s) * 1e3:.1f}", f"{one.stalls()}/{one.count}",
+                      f"{sixteen.rate:,.0f}", f"{ratio:.1f}×", target, _mark(ok))
+    errors = sum(r.errors for r in (rec1, rec16, mlf1, mlf16, live1))
+    (_, timings, size), = [r for r in rows if r[0] == "predict"]
+    ok = min(timings) < 2.0
+    checks.append(ok)
+    table.add_row(f"/predict 10,000 patients ({size / 2**20:.1f} MB)",
+                  f"{np.median(timings) * 1e3:.0f}", "", f"{max(timings) * 1e3:.0f}", "", "", "",
+                  "< 2000 ms", _mark(ok))
+    (_, sustained, before, after, worst), = [r for r in rows if r[0] == "sustained"]
+    growth = (after - before) / before * 100 if before else float("nan")
+    ok = sustained.errors == 0 and growth < 10 and worst < 600
+    checks.append(ok)
+    table.add_row(f"sustained {sustained.elapsed_s:.0f} s c=16: {sustained.count:,} req, "
+                  f"{sustained.errors} errors, RSS {before:.0f}→{after:.0f} MiB ({growth:+.1f} %)",
+                  f"{sustained.percentile_ms(50):.2f}", f"{sustained.percentile_ms(99):.2f}",
+                  f"{max(sustained.latencies_s) * 1e3:.1f}", f"{sustained.stalls()}",
+                  f"{sustained.rate:,.0f}", "", "0 errors; < 10 % growth; < 600 MiB/worker",
+                  _mark(ok))
+    (_, cli_s, svc_s), = [r for r in rows if r[0] == "cold"]
+    ok = svc_s < 10
+    checks.append(ok)
+    table.add_row(f"cold start to /readyz: service {svc_s:.1f} s; `il2select serve` {cli_s:.1f} s",
+                  "", "", "", "", "", "", "< 10 s", _mark(ok))
+    (_, inproc), = [r for r in rows if r[0] == "inproc"]
+    ok = inproc < 3
+    checks.append(ok)
+    table.add_row("recommend_one in process", f"{inproc:.2f}", "", "", "", "", "", "< 3 ms",
+                  _mark(ok))
+    console.print(table)
+    console.print(f"load-generator errors in the latency phases: {errors}; worst worker RSS "
+                  f"{worst:.0f} MiB")
+    return all(c is not False for c in checks)
+
+
+def _mark(ok: bool | None) -> str:
+    return "" if ok is None else ("PASS" if ok else "FAIL")
+
+
+def fresh_champion() -> str:
+    """A throw-away registry with a champion trained on a small synthetic cohort."""
+    from tests.integration.service_fixtures import train_champion
+
+    return train_champion(Path(tempfile.mkdtemp(prefix="il2select-bench-champion-")))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sustained-s", type=float, default=120.0)
+    parser.add_argument("--phase-s", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--fresh-champion", action="store_true",
+                        help="train a small champion in a throw-away store (default: the "
+                        "project's @champion)")
+    args = parser.parse_args()
+    tracking_uri = fresh_champion() if args.fresh_champion else get_settings().tracking_uri
+    rows = bench(tracking_uri, args.sustained_s, args.phase_s, args.workers)
+    sys.exit(0 if report(rows) else 1)
+
+
+if __name__ == "__main__":
+    main()

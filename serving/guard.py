@@ -1,0 +1,132 @@
+"""ASGI middleware in front of the BentoML app: bearer-token auth, the body-size limit,
+JSON-only bodies, and the checks of ``serving.problems`` (open-source BentoML has no
+server-side auth). The health checks and the page's static files are public."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from serving.auth import TokenStore, load_tokens
+from serving.problems import RequestProblem, check_patient, check_patient_list, too_large
+from serving.settings import get_settings
+
+PUBLIC_PATHS = frozenset({"/", "/livez", "/readyz", "/healthz", "/favicon.ico"})
+PUBLIC_PREFIXES = ("/static/",)
+SINGLE_PATIENT_ROUTES = frozenset({"/recommend", "/survival"})
+PATIENT_LIST_ROUTES = frozenset({"/predict", "/triage"})
+JSON_TYPES = frozenset({"", "application/json"})
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict]]
+Send = Callable[[dict], Awaitable[None]]
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+class GuardMiddleware:
+    """Refuses before the app runs: 401 (no detail), 415, 413, 422."""
+
+    def __init__(self, app: Callable, tokens: TokenStore | None = None) -> None:
+        settings = get_settings()
+        self.app = app
+        self.tokens = tokens if tokens is not None else load_tokens(settings.tokens,
+                                                                    settings.tokens_file)
+        self.max_body_bytes = settings.max_body_bytes
+        self.max_patients = settings.max_patients
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or is_public(path):
+            await self.app(scope, receive, send)
+            return
+        token_id = self._token_id(scope)
+        if token_id is None:
+            await send_json(send, 401, {"error": "unauthorized"},
+                            [(b"www-authenticate", b"Bearer")])
+            return
+        scope.setdefault("state", {})["token_id"] = token_id
+        if scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        try:
+            body = await self._checked_body(scope, receive, path)
+        except RequestProblem as problem:
+            await send_json(send, problem.status, problem.problem.model_dump(mode="json"),
+                            [(b"connection", b"close")] if problem.status == 413 else [])
+            return
+        if body is None:  # the client went away
+            return
+        await self.app(scope, _replay(body, receive), send)
+
+    def _token_id(self, scope: Scope) -> str | None:
+        for name, value in scope.get("headers", ()):
+            if name == b"authorization":
+                scheme, _, token = value.decode("latin-1").partition(" ")
+                if scheme.lower() == "bearer" and token.strip():
+                    return self.tokens.identify(token.strip())
+                return None
+        return None
+
+    async def _checked_body(self, scope: Scope, receive: Receive, path: str) -> bytes | None:
+        headers = dict(scope.get("headers", ()))
+        content_type = headers.get(b"content-type", b"").decode("latin-1")
+        if content_type.split(";")[0].strip().lower() not in JSON_TYPES:
+            raise RequestProblem(415, _problem("the request body must be application/json"))
+        declared = headers.get(b"content-length", b"").strip()
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            raise too_large(self.max_body_bytes)
+        body = await _read_body(receive, self.max_body_bytes)
+        if body is None:
+            return None
+        if path in SINGLE_PATIENT_ROUTES:
+            check_patient(body)
+        elif path in PATIENT_LIST_ROUTES:
+            check_patient_list(body, self.max_patients)
+        return body
+
+
+def _problem(error: str):
+    from serving.schemas import Problem
+
+    return Problem(error=error)
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> dict:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def send_json(send: Send, status: int, content: dict,
+                    headers: list[tuple[bytes, bytes]] = ()) -> None:
+    body = json.dumps(content).encode("utf-8")
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+        *headers]})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,106 @@
+"""Bad requests turned into precise answers: 422 naming the field, the value and the rule;
+413 naming the limit. Checked before BentoML sees the body, so a refused body is never
+logged and never reaches a handler."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import ValidationError
+
+from model.patient import Patient
+from serving.schemas import FieldError, Problem
+
+SHOWN_VALUE_CHARS = 200
+
+
+class RequestProblem(Exception):
+    """A refused request with its status and body."""
+
+    def __init__(self, status: int, problem: Problem) -> None:
+        super().__init__(problem.error)
+        self.status = status
+        self.problem = problem
+
+
+def parse_json(body: bytes) -> Any:
+    if not body.strip():
+        raise RequestProblem(422, Problem(error="the request body is empty", detail=[
+            FieldError(field="body", value=None, rule="must be JSON")]))
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise RequestProblem(422, Problem(error="the request body is not valid JSON", detail=[
+            FieldError(field="body", value=_shown(body[:SHOWN_VALUE_CHARS]),
+                       rule=f"must be valid UTF-8 JSON ({type(exc).__name__})")])) from None
+
+
+def check_patient(body: bytes) -> None:
+    """One patient, exactly as the ``Patient`` model checks it."""
+    value = parse_json(body)
+    try:
+        Patient.model_validate(value)
+    except ValidationError as exc:
+        raise RequestProblem(422, Problem(
+            error=f"{exc.error_count()} invalid field(s) for one patient",
+            detail=[_field_error(e) for e in exc.errors(include_url=False)])) from None
+    except (ArithmeticError, TypeError, ValueError) as exc:  # e.g. an int too large for float
+        raise RequestProblem(422, Problem(error="a field could not be checked", detail=[
+            FieldError(field="body", value=None, rule=f"unreadable value ({exc})")])) from None
+
+
+def check_patient_list(body: bytes, max_patients: int) -> None:
+    """A JSON array of at most ``max_patients`` objects (each row is checked later, alone)."""
+    value = parse_json(body)
+    if not isinstance(value, list):
+        raise RequestProblem(422, Problem(error="the body must be a JSON array of patients",
+                                          detail=[FieldError(field="body", value=_shown(value),
+                                                             rule="must be a JSON array")]))
+    if len(value) > max_patients:
+        raise RequestProblem(413, Problem(
+            error=f"too many patients: {len(value):,} sent, the limit is {max_patients:,} "
+                  "per request", detail=[FieldError(field="body", value=len(value),
+                                                    rule=f"at most {max_patients:,} patients")]))
+    bad = [i for i, row in enumerate(value) if not isinstance(row, dict)]
+    if bad:
+        raise RequestProblem(422, Problem(
+            error=f"{len(bad)} row(s) are not JSON objects",
+            detail=[FieldError(field=f"[{i}]", value=_shown(value[i]), rule="must be an object")
+                    for i in bad[:50]]))
+
+
+def too_large(limit_bytes: int) -> RequestProblem:
+    return RequestProblem(413, Problem(
+        error=f"request body too large: the limit is {limit_bytes // (1024 * 1024)} MB "
+              f"({limit_bytes:,} bytes)",
+        detail=[FieldError(field="body", value=None, rule=f"at most {limit_bytes:,} bytes")]))
+
+
+def _field_error(error: dict) -> FieldError:
+    location = ".".join(str(part) for part in error["loc"]) or "body"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "missing":
+        message = "is required (only the inputs the brief lists may be unknown: send null)"
+    elif error["type"] == "extra_forbidden":
+        message = "is not a field of the data contract"
+    value = None if error["type"] == "missing" else _shown(error.get("input"))
+    return FieldError(field=location, value=value, rule=message)
+
+
+def _shown(value: Any) -> Any:
+    """The value as sent, shortened when it is long."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, (dict, list)):
+        text = json.dumps(value, default=str)
+        return value if len(text) <= SHOWN_VALUE_CHARS else text[:SHOWN_VALUE_CHARS] + "…"
+    if isinstance(value, str) and len(value) > SHOWN_VALUE_CHARS:
+        return value[:SHOWN_VALUE_CHARS] + "…"
+    if isinstance(value, float) and value != value:
+        return "NaN"
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        return str(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
+        return str(value)[:40]
+    return value

@@ -1,0 +1,144 @@
+"""The BentoML service: thin API methods over ``serving.answers``.
+
+Start-up loads ``models:/il2select@champion`` (a clear error if there is none), opens the
+audit log and refuses to run without configured tokens. Every answer is committed to the
+audit log before its response is sent.
+"""
+
+from __future__ import annotations
+
+import bentoml
+from starlette.responses import JSONResponse, Response
+
+from model.answer import PatientAnswer, SurvivalCurves
+from model.exceptions import ContractError
+from serving.audit import AuditLog, make_record
+from serving.auth import TokenConfigError, load_tokens
+from serving.gctune import freeze_permanent_objects, watch_gc_pauses
+from serving.guard import GuardMiddleware
+from serving.logs import redact_request_values
+from serving.schemas import (
+    FieldError,
+    ModelInfo,
+    PatientRequest,
+    PatientRows,
+    PredictRow,
+    Problem,
+    TriageRow,
+)
+from serving.settings import get_settings
+from serving.web import create_web_app
+
+JSON = "application/json"
+WARM_UP_S = 5.0
+
+
+@bentoml.service(
+    name="il2select",
+    workers=1,
+    traffic={"timeout": 60},
+    logging={"access": {"enabled": False}},
+    metrics={"enabled": True, "namespace": "il2select"},
+    # no trace exporter is configured: skip the OpenTelemetry middleware on every path
+    # (it cost ~15 % of the event loop per request)
+    tracing={"excluded_urls": [".*"]},
+)
+class IL2Select:
+    """HD IL-2 first or a TKI first: the tumour board's REST API."""
+
+    def __init__(self) -> None:
+        settings = get_settings()
+        if not load_tokens(settings.tokens, settings.tokens_file):
+            raise TokenConfigError(
+                "no bearer tokens configured (IL2SELECT_TOKENS or IL2SELECT_TOKENS_FILE): "
+                "the service does not run open; `il2select serve` creates one on loopback")
+        # pandas, pandera and mlflow load here, in the worker, not when BentoML's supervisor
+        # imports this module to read the service's configuration (cold start)
+        from serving import answers
+        from serving.champion import load_champion
+
+        from model.runtime import use_single_threaded_blas
+
+        use_single_threaded_blas()  # see model/runtime.py: BLAS threads slow small products
+        self.answers = answers
+        redact_request_values()
+        self.champion = load_champion(settings.tracking_uri, settings.model_name,
+                                      settings.model_alias)
+        self.audit = AuditLog(settings.audit_db, settings.audit_synchronous).start()
+        freeze_permanent_objects()  # the p99 stall: see serving/gctune.py
+        watch_gc_pauses()
+
+    @bentoml.on_startup
+    async def freeze_after_warm_up(self) -> None:
+        """Objects made while the app finishes starting and serves its first requests are
+        permanent too: freeze them a few seconds after start-up."""
+        import asyncio
+
+        asyncio.get_running_loop().call_later(WARM_UP_S, freeze_permanent_objects, False)
+
+    @bentoml.on_shutdown
+    def close_audit(self) -> None:
+        self.audit.close()
+
+    def __is_ready__(self) -> bool:
+        return self.champion is not None
+
+    def model_info(self) -> ModelInfo:
+        return ModelInfo(provenance=self.champion.provenance, metrics=self.champion.metrics,
+                         tracking_uri=self.champion.tracking_uri)
+
+    @bentoml.api(route="/recommend")
+    async def recommend(self, patient: PatientRequest, /, ctx: bentoml.Context) -> PatientAnswer:
+        """One patient: both strategies' outlook, eligibility, pathway, the recommendation
+        with its reasons and provenance. Audited before the response is sent."""
+        values = patient.model_dump()
+        champion = self.champion
+        answer = self.answers.recommend_patient(champion.recommender, values, champion.provenance)
+        body = answer.model_dump_json()
+        await self.audit.append([self._record(ctx, "recommend", values, body)])
+        return Response(body, media_type=JSON)
+
+    @bentoml.api(route="/survival")
+    async def survival(self, patient: PatientRequest, /, ctx: bentoml.Context) -> SurvivalCurves:
+        """Both strategies' overall and progression-free survival on a monthly grid."""
+        values = patient.model_dump()
+        body = self.answers.survival_curves(self.champion.recommender, values).model_dump_json()
+        await self.audit.append([self._record(ctx, "survival", values, body)])
+        return Response(body, media_type=JSON)
+
+    @bentoml.api(route="/predict")
+    def predict(self, patients: PatientRows, /, ctx: bentoml.Context) -> list[PredictRow]:
+        """A list of patients, order kept; bad rows come back with their errors."""
+        try:
+            rows = self.answers.predict_rows(self.champion.recommender, patients,
+                                             self.champion.provenance)
+        except ContractError as exc:
+            return _unprocessable(ctx, exc)
+        content, answers = self.answers.encode_predict_rows(rows)
+        self.audit.append_blocking([
+            self._record(ctx, "predict", patients[i], answer)
+            for i, answer in enumerate(answers) if answer is not None])
+        return Response(content, media_type=JSON)
+
+    @bentoml.api(route="/triage")
+    def triage(self, patients: PatientRows, /, ctx: bentoml.Context) -> list[TriageRow]:
+        """The Manchester pathway by the clinical rules only (as ``il2select triage``)."""
+        try:
+            return self.answers.triage_rows(patients)
+        except ContractError as exc:
+            return _unprocessable(ctx, exc)
+
+    def _record(self, ctx: bentoml.Context, endpoint: str, values: dict, body: str):
+        return make_record(endpoint, ctx.request.state.token_id,
+                           self.champion.provenance.model_version, values, body)
+
+
+def _unprocessable(ctx: bentoml.Context, exc: ContractError) -> Response:
+    ctx.response.status_code = 422  # BentoML sets the status from the context
+    problem = Problem(error=str(exc), detail=[FieldError(
+        field=exc.column or "body", value=None, rule=exc.rule or str(exc))])
+    return JSONResponse(problem.model_dump(mode="json"), status_code=422)
+
+
+IL2Select.add_asgi_middleware(GuardMiddleware)
+IL2Select.mount_asgi_app(create_web_app(), path="/")

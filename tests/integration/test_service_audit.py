@@ -1,0 +1,101 @@
+"""Security and audit against real servers: start-up refusals, the token ``serve`` creates,
+and every acknowledged answer in the audit log after ``kill -9`` under load."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import pytest
+
+from model.patient import Patient, patient_example
+from serving.audit import canonical_sha256
+from serving.auth import hash_token
+from tests.integration.service_fixtures import (  # noqa: F401  (fixtures)
+    REPO,
+    champion_tracking_uri,
+    free_port,
+    start_server,
+)
+
+CONCURRENCY = 16
+
+
+def serve(*args: str, env: dict, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "il2select", "serve", *args],
+                          capture_output=True, text=True, cwd=REPO, env=env, timeout=timeout)
+
+
+def test_refuses_a_public_address_without_tokens(tmp_path, champion_tracking_uri):
+    env = {**os.environ, "MLFLOW_TRACKING_URI": champion_tracking_uri, "IL2SELECT_TOKENS": ""}
+    done = serve("--host", "0.0.0.0", "--port", str(free_port()),
+                 "--tokens-file", str(tmp_path / "none"), env=env)
+    assert done.returncode == 2
+    assert "refusing to serve on 0.0.0.0" in done.stderr
+    assert not (tmp_path / "none").exists()
+
+
+def test_no_champion_is_a_clear_error(tmp_path):
+    token_file = tmp_path / "tokens"
+    token_file.write_text(f"t:{hash_token('x')}\n")
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'empty.db'}"}
+    done = serve("--no-train", "--port", str(free_port()), "--tokens-file", str(token_file),
+                 env=env)
+    assert done.returncode == 3
+    assert "no model il2select@champion" in " ".join(done.stderr.split())
+
+
+@pytest.mark.slow
+def test_every_acknowledged_answer_survives_kill_9(tmp_path, champion_tracking_uri):
+    """Also: on loopback with no token configured, `serve` creates one, prints it once and
+    stores only its hash."""
+    server = start_server(champion_tracking_uri, tmp_path, token=None)
+    try:
+        stored = (tmp_path / "tokens").read_text()
+        assert server.token not in stored and hash_token(server.token) in stored
+        acknowledged: list[str] = []
+        failures: list[str] = []
+        stop = threading.Event()
+
+        def load(worker: int) -> None:
+            with server.client(timeout=10) as client:
+                for i in range(100_000):
+                    if stop.is_set():
+                        return
+                    patient = {**patient_example(), "patient_id": f"W{worker}-{i}"}
+                    try:
+                        response = client.post("/recommend", json=patient)
+                    except httpx.HTTPError:
+                        return  # the server died mid-request: not acknowledged
+                    if response.status_code == 200:
+                        canonical = Patient.model_validate(patient).model_dump()
+                        acknowledged.append(canonical_sha256(canonical))
+                    else:
+                        failures.append(response.text)
+
+        threads = [threading.Thread(target=load, args=(w,)) for w in range(CONCURRENCY)]
+        for thread in threads:
+            thread.start()
+        time.sleep(3.0)
+        server.kill(signal.SIGKILL)  # the whole process group, mid-load
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        server.kill()
+    assert not failures, failures[:3]
+    assert len(acknowledged) > 100
+    with sqlite3.connect(server.audit_db) as db:
+        logged = {h for (h,) in db.execute(
+            "SELECT input_sha256 FROM audit WHERE endpoint = 'recommend'")}
+        tokens = {t for (t,) in db.execute("SELECT DISTINCT token_id FROM audit")}
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    missing = set(acknowledged) - logged
+    assert not missing, f"{len(missing)} of {len(acknowledged)} acknowledged answers not logged"
+    assert tokens == {"local"}

@@ -1,0 +1,136 @@
+"""Bad input and bad credentials against a real server: precise 422/413/415, 401 without
+detail, never a 5xx (schemathesis fuzzes the OpenAPI schema, bounded here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from model.patient import patient_example
+from tests.integration.service_fixtures import (  # noqa: F401  (fixtures)
+    champion_tracking_uri,
+    service,
+)
+
+ROUTES = ("/recommend", "/survival", "/predict", "/triage")
+
+
+@pytest.fixture(scope="module")
+def client(service):
+    with service.client() as c:
+        yield c
+
+
+@pytest.mark.parametrize(("field", "value", "words"), [
+    ("ecog", "two", ["valid integer"]),
+    ("ecog", 7, ["between 0 and 4"]),
+    ("karnofsky", 85, ["multiple of 10"]),
+    ("sex", "unknown", ["'female' or 'male'"]),
+    ("histology", "sarcomatoid", ["clear_cell"]),
+    ("creatinine_mg_dl", 110.0, ["µmol/L", "divide by 88.4"]),
+    ("corrected_calcium_mg_dl", 2.4, ["mmol/L"]),
+    ("met_lung", "yes", ["valid boolean"]),
+    ("ecog", None, ["required"]),
+    ("ecog", 10**400, ["unreadable"]),
+])
+def test_bad_field_is_422_naming_field_value_and_rule(client, field, value, words):
+    patient = {**patient_example(), field: value}
+    if value is None:
+        del patient[field]
+    body = json.dumps(patient)
+    response = client.post("/recommend", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    entry = next(d for d in problem["detail"] if d["field"] in (field, "body"))
+    assert all(word in entry["rule"] for word in words), entry
+    if value is not None and entry["field"] == field:
+        assert entry["value"] == value
+
+
+def test_unknown_field_and_cross_field_rule(client):
+    response = client.post("/recommend", json={**patient_example(), "shoe_size": 44})
+    assert response.status_code == 422
+    assert response.json()["detail"][0] == {"field": "shoe_size", "value": 44,
+                                            "rule": "is not a field of the data contract"}
+    response = client.post("/recommend", json={**patient_example(), "prior_tki": False,
+                                               "months_since_tki": 3.0})
+    assert response.status_code == 422
+    assert "months_since_tki" in response.text
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize(("body", "status"), [
+    (b"", 422), (b"{not json", 422), (b"\xff\xfe", 422), (b"[" * 100_000, 422),
+    (b"null", 422), (b"42", 422),
+])
+def test_unusable_bodies_are_422(client, route, body, status):
+    response = client.post(route, content=body, headers={"content-type": "application/json"})
+    assert response.status_code == status, (route, body[:20], response.text)
+    assert response.json()["error"]
+
+
+def test_lists_of_non_objects_and_wrong_media_type(client):
+    response = client.post("/predict", json=[patient_example(), 3])
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["field"] == "[1]"
+    response = client.post("/recommend", content=b"a=b",
+                           headers={"content-type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 415
+    response = client.post("/predict", json=[{"patient_id": "x"}])
+    assert response.status_code == 422
+    assert "missing required column" in response.json()["error"]
+
+
+def test_huge_body_is_413_naming_the_limit(client):
+    huge = b"[" + b",".join([json.dumps(patient_example()).encode()] * 20_000) + b"]"
+    assert len(huge) > 16 * 1024 * 1024
+    response = client.post("/predict", content=huge, headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert "16 MB" in response.json()["error"]
+
+
+def test_too_many_patients_is_413_naming_the_limit(client):
+    rows = [{"ecog": 0}] * 10_001
+    for route in ("/predict", "/triage"):
+        response = client.post(route, json=rows)
+        assert response.status_code == 413, response.text
+        assert "10,000" in response.json()["error"]
+
+
+@pytest.mark.parametrize("token", [None, "wrong-token", "test-token-0123456789x"])
+def test_missing_or_wrong_token_is_401_without_detail(service, token):
+    headers = {"authorization": f"Bearer {token}"} if token is not None else {}
+    for method, path in [("POST", r) for r in ROUTES] + [("GET", "/model"), ("GET", "/metrics"),
+                                                          ("GET", "/docs.json")]:
+        response = httpx.request(method, service.url + path, json=patient_example(),
+                                 headers=headers)
+        assert response.status_code == 401, path
+        assert response.json() == {"error": "unauthorized"}
+
+
+def test_health_and_page_need_no_token(service):
+    for path in ("/livez", "/readyz", "/", "/static/app.js", "/static/style.css"):
+        assert httpx.get(service.url + path).status_code == 200, path
+
+
+def test_request_bodies_are_never_logged(service, client):
+    marker = "MARKER-PATIENT-7f3c1a"
+    client.post("/recommend", json={**patient_example(), "patient_id": marker})
+    client.post("/recommend", json={**patient_example(), "patient_id": marker, "ecog": 99})
+    client.post("/predict", json=[{**patient_example(), "patient_id": marker, "ecog": 99}])
+    assert marker not in service.log()
+
+
+def test_schemathesis_finds_no_server_error(service, tmp_path):
+    """Bounded fuzzing of every operation in the OpenAPI schema (a longer run: bench/fuzz.py)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "schemathesis.cli", "run", f"{service.url}/docs.json",
+         "-H", f"Authorization: Bearer {service.token}", "--checks", "not_a_server_error",
+         "--max-examples", "10", "--seed", "20260522", "--max-time", "25",
+         "--request-timeout", "30", "--report-dir", str(tmp_path)],
+        capture_output=True, text=True, cwd=tmp_path, timeout=180)  # its cache stays there
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
