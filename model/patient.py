@@ -22,8 +22,12 @@ def _rule_validator(spec: ColumnSpec):
     def check(value: Any) -> Any:
         if value is None:
             return value
+        try:
+            number = np.float64(value)
+        except OverflowError:
+            raise ValueError("is too large to be a number of this kind") from None
         for rule in spec.rules:
-            if not bool(rule.holds(np.float64(value))):
+            if not bool(rule.holds(number)):
                 raise ValueError(rule.message)
         return value
 

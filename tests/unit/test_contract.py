@@ -130,3 +130,9 @@ def test_every_error_row_is_counted_once():
 
 def test_contract_covers_every_brief_column():
     assert len(FEATURE_COLUMNS) == len(set(FEATURE_COLUMNS)) == len(COLUMNS) == 35
+
+
+def test_an_enormous_number_is_a_validation_error_not_a_crash():
+    with pytest.raises(ValidationError) as caught:
+        Patient(**{**patient_example(), "ecog": 10**400})
+    assert caught.value.errors()[0]["loc"] == ("ecog",)
