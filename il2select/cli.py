@@ -5,10 +5,9 @@ Each command is a few lines: parse options, call one function, format the answer
 
 from __future__ import annotations
 
-import importlib
-
 import typer
 
+from il2select import commands_models, commands_serve, commands_synth
 from il2select.commands_triage import triage
 from model.runtime import use_single_threaded_blas
 
@@ -32,14 +31,8 @@ def _root() -> None:
 app.command(help="Triage a clinic list along the Manchester pathway (clinical rules only).")(
     triage)
 
-# Command groups that live in their own modules register themselves when present.
-for _module in ("il2select.commands_synth", "il2select.commands_models",
-                "il2select.commands_serve"):
-    try:
-        importlib.import_module(_module).register(app)
-    except ModuleNotFoundError as exc:
-        if exc.name != _module:
-            raise
+for _commands in (commands_synth, commands_models, commands_serve):
+    _commands.register(app)
 
 
 def main() -> None:
