@@ -11,6 +11,7 @@ from model.columns import UNKNOWABLE_COLUMNS
 from model.crossfield import CROSS_WARNINGS
 from model.engine import GRID_MONTHS, point_curves
 from model.features import design_matrix
+from model.predictions import point_design
 from model.respond import (
     Assessment,
     decide_quickly,
@@ -117,7 +118,7 @@ def survival_curves(recommender, values: Mapping, n: int) -> list[SurvivalCurves
         if unknown:
             d = next(iter(recommender.draws.values())).response.shape[0]
             completed = recommender.imputer.impute(row, np.array([0]), d)
-            design = design_matrix(completed, d).reshape(d, 1, -1)
+            design = point_design(design_matrix(completed, d).reshape(d, 1, -1))
         else:
             design = design_matrix(row, 1)
         for name in ("il2", "tki"):

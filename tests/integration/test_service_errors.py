@@ -35,7 +35,7 @@ def client(service):
     ("corrected_calcium_mg_dl", 2.4, ["mmol/L"]),
     ("met_lung", "yes", ["valid boolean"]),
     ("ecog", None, ["required"]),
-    ("ecog", 10**400, ["unreadable"]),
+    ("ecog", 10**400, ["too large"]),
 ])
 def test_bad_field_is_422_naming_field_value_and_rule(client, field, value, words):
     patient = {**patient_example(), field: value}
@@ -47,7 +47,9 @@ def test_bad_field_is_422_naming_field_value_and_rule(client, field, value, word
     problem = response.json()
     entry = next(d for d in problem["detail"] if d["field"] in (field, "body"))
     assert all(word in entry["rule"] for word in words), entry
-    if value is not None and entry["field"] == field:
+    if isinstance(value, int) and abs(value) > 10**300:  # shown shortened, as text
+        assert entry["field"] == field and str(value).startswith(str(entry["value"]))
+    elif value is not None and entry["field"] == field:
         assert entry["value"] == value
 
 
