@@ -70,7 +70,8 @@ class Recommender:
         propensity = fit_logistic(design, treatment == "il2")
         ranges = {name: _range(imputer.donors[name]) for name in UNKNOWABLE_COLUMNS}
         return cls(models, draws, imputer, propensity, policy or PolicyConfig(), ranges,
-                   {"n_training_rows": len(typed), "n_draws": n_draws, "seed": seed})
+                   {"n_training_rows": len(typed), "n_complete_rows": int(complete.sum()),
+                    "n_draws": n_draws, "seed": seed})
 
     def predict_values(self, values: Mapping, n: int, derived=None) -> BatchPrediction:
         """Predictions for column arrays (unknown = NaN), in row order."""
@@ -84,11 +85,10 @@ class Recommender:
             p_il2 = self.propensity.predict(design_matrix(values, n, derived))[0]
             return (p_il2 < EXTRAPOLATION_PROPENSITY) | (p_il2 > 1 - EXTRAPOLATION_PROPENSITY)
         completed = {k: np.asarray(v).copy() for k, v in values.items()}
-        if unknown.any():
-            filled = self.imputer.impute(values, np.flatnonzero(unknown), 1)
-            for k in UNKNOWABLE_COLUMNS:
-                if k in completed:
-                    completed[k][unknown] = filled[k]
+        filled = self.imputer.impute(values, np.flatnonzero(unknown), 1)
+        for k in UNKNOWABLE_COLUMNS:
+            if k in completed:
+                completed[k][unknown] = filled[k]
         p_il2 = self.propensity.predict(design_matrix(completed, n))[0]
         return (p_il2 < EXTRAPOLATION_PROPENSITY) | (p_il2 > 1 - EXTRAPOLATION_PROPENSITY)
 

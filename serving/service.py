@@ -54,10 +54,9 @@ class IL2Select:
                 "the service does not run open; `il2select serve` creates one on loopback")
         # pandas, pandera and mlflow load here, in the worker, not when BentoML's supervisor
         # imports this module to read the service's configuration (cold start)
+        from model.runtime import use_single_threaded_blas
         from serving import answers
         from serving.champion import load_champion
-
-        from model.runtime import use_single_threaded_blas
 
         use_single_threaded_blas()  # see model/runtime.py: BLAS threads slow small products
         self.answers = answers

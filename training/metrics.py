@@ -7,6 +7,8 @@ import pandas as pd
 from lifelines.utils import concordance_index
 from sklearn.metrics import roc_auc_score
 
+from model.logistic import fit_logistic
+
 N_BINS = 10
 
 # (prediction column, truth column, observed outcome)
@@ -52,8 +54,6 @@ def decile_gaps(score: np.ndarray, predicted: np.ndarray, target: np.ndarray) ->
 
 def calibration_slope(predicted: np.ndarray, outcome: np.ndarray) -> float:
     """Slope of the logistic recalibration of outcome on logit(predicted) (1 is ideal)."""
-    from model.logistic import fit_logistic
-
     logit = np.log(np.clip(predicted, 1e-9, 1 - 1e-9) / np.clip(1 - predicted, 1e-9, 1))
     design = np.column_stack([np.ones_like(logit), logit])
     return float(fit_logistic(design, outcome, penalty=1e-6).coef[1])

@@ -20,6 +20,7 @@ from data.synthetic.report import target_table
 from data.synthetic.targets import load_targets
 from model.columns import COLUMNS, FEATURE_COLUMNS
 from model.policy import PolicyConfig
+from model.predictions import has_unknown
 from model.recommender import N_DRAWS, Recommender
 from model.settings import Settings
 from training.data import TrainingData, prepare, synthetic_training_data
@@ -71,7 +72,11 @@ def train_and_register(settings: Settings, n: int = 20_000, seed: int = 1,
         recommender = Recommender.fit(training.typed.iloc[fit_rows],
                                       training.outcomes.iloc[fit_rows], policy, n_draws, seed)
         mlflow.log_metric("fit_seconds", time.perf_counter() - started)
-        log(f"fitted on {len(fit_rows):,} patients in {time.perf_counter() - started:.1f} s")
+        complete = recommender.metadata["n_complete_rows"]
+        mlflow.log_metric("n_complete_training_rows", complete)
+        log(f"fitted on {len(fit_rows):,} patients ({complete:,} with every input known fit "
+            f"the models; all of them feed the imputation) in "
+            f"{time.perf_counter() - started:.1f} s")
         if data is None:
             metrics, gate = _synthetic_checks(client, settings, recommender, holdout_n,
                                               holdout_seed, log)
@@ -79,7 +84,7 @@ def train_and_register(settings: Settings, n: int = 20_000, seed: int = 1,
             metrics = _split_metrics(recommender, training, split_rows)
             gate = gate_real(metrics)
         mlflow.log_metrics({k: float(v) for k, v in metrics.items() if np.isfinite(v)})
-        log_recommender(recommender, _example_frame(training, fit_rows[:5]), settings.model_name)
+        log_recommender(recommender, _example_frame(training, fit_rows), settings.model_name)
         version = _latest_version(client, settings, run.info.run_id)
         alias = settings.champion_alias if gate.passed else settings.challenger_alias
         verdict = "passed" if gate.passed else "failed"
@@ -102,8 +107,11 @@ def _split(training: TrainingData, real: bool, seed: int) -> tuple[np.ndarray, n
 
 
 def _example_frame(training: TrainingData, rows: np.ndarray) -> pd.DataFrame:
-    """A few complete training rows as a user would send them: flags as booleans."""
-    frame = training.typed.iloc[rows][list(FEATURE_COLUMNS)].reset_index(drop=True)
+    """A few complete training rows as a user would send them: flags as booleans (rows with
+    unknown inputs are skipped: an unknown flag must not turn into false)."""
+    typed = training.typed.iloc[rows]
+    complete = ~has_unknown(typed, len(typed))
+    frame = typed[complete].head(5)[list(FEATURE_COLUMNS)].reset_index(drop=True)
     for spec in COLUMNS:
         if spec.kind == "bool":
             frame[spec.name] = frame[spec.name] == 1.0
