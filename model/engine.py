@@ -10,7 +10,9 @@ import numpy as np
 from scipy.special import expit
 
 from model.linear import linear_predictor
+from model.pooling import PooledDesign
 from model.strategy import StrategyDraws, StrategyModel
+from model.survival import PreparedCurve
 
 SURVIVAL_MONTHS = np.array([12.0, 24.0, 36.0, 60.0])
 GRID_MONTHS = np.arange(0, 121, dtype=float)
@@ -30,13 +32,27 @@ def group_probabilities(model: StrategyModel, draws: StrategyDraws,
     return {"CR": p_cr, "PR": p_response - p_cr, "NR": 1.0 - p_response}
 
 
+def prepare_groups(components, component_draws, groups, design) -> dict[str, PreparedCurve]:
+    """Each response group's survival curve for these patients and draws, prepared once."""
+    return {name: components[name].prepare(design, component_draws[name]) for name in groups}
+
+
+def mixture(curves: dict[str, PreparedCurve], groups):
+    """S(t) of the response mixture as a function of months, (D, n, T)."""
+    weighted = [(groups[name][..., None], curve) for name, curve in curves.items()]
+
+    def at(months: np.ndarray) -> np.ndarray:
+        total = 0.0
+        for weight, curve in weighted:
+            total = total + weight * curve.at(months)
+        return total
+
+    return at
+
+
 def mixture_survival(components, component_draws, groups, design, months) -> np.ndarray:
-    """S(t) of the response mixture, (D, n, T)."""
-    total = 0.0
-    for name, weight in groups.items():
-        curve = components[name].survival(design, months, component_draws[name])
-        total = total + weight[..., None] * curve
-    return total
+    """S(t) of the response mixture at ``months``, (D, n, T)."""
+    return mixture(prepare_groups(components, component_draws, groups, design), groups)(months)
 
 
 def predict_strategy(model: StrategyModel, draws: StrategyDraws, design: np.ndarray,
@@ -44,63 +60,72 @@ def predict_strategy(model: StrategyModel, draws: StrategyDraws, design: np.ndar
     """Every (D, n) quantity: response, complete response, cure, toxicity, and survival
     at ``months`` (12/24/36/60 by default)."""
     groups = group_probabilities(model, draws, design)
+    pfs = prepare_groups(model.pfs, draws.pfs, groups, design)
     out = {
         "p_response": groups["CR"] + groups["PR"],
         "p_complete_response": groups["CR"],
-        "p_cure": groups["CR"] * model.pfs["CR"].cure_fraction(design, draws.pfs["CR"]),
+        "p_cure": groups["CR"] * pfs["CR"].cure_fraction(),
         # a complete remission still without progression at 60 months (BRIEF: durable)
-        "p_durable_cr": groups["CR"] * model.pfs["CR"].survival(
-            design, DURABLE_MONTHS, draws.pfs["CR"])[..., 0],
+        "p_durable_cr": groups["CR"] * pfs["CR"].at(DURABLE_MONTHS)[..., 0],
     }
     if model.toxicity is not None:
         tox_design = design[..., list(model.toxicity_columns)]
         out["p_severe_cardiac_toxicity"] = model.toxicity.predict(tox_design, draws.toxicity)
-    for endpoint in ("pfs", "os"):
-        curves = mixture_survival(getattr(model, endpoint), getattr(draws, endpoint), groups,
-                                  design, np.asarray(months, dtype=float))
-        for i, month in enumerate(np.asarray(months).astype(int)):
-            out[f"{endpoint}_at_{month}_months"] = curves[..., i]
+    months = np.asarray(months, dtype=float)
+    for endpoint, curves in (("pfs", pfs),
+                             ("os", prepare_groups(model.os, draws.os, groups, design))):
+        at_months = mixture(curves, groups)(months)
+        for i, month in enumerate(months.astype(int)):
+            out[f"{endpoint}_at_{month}_months"] = at_months[..., i]
     return out
 
 
-def point_curves(model: StrategyModel, draws: StrategyDraws, design: np.ndarray,
+def point_curves(model: StrategyModel, draws: StrategyDraws, pooled: PooledDesign,
                  months: np.ndarray = GRID_MONTHS) -> dict[str, np.ndarray]:
     """Point-estimate PFS and OS curves (n, T), averaged over imputations when given."""
-    groups = group_probabilities(model, point_draws(draws), design)
-    return {endpoint: mixture_survival(getattr(model, endpoint),
-                                       getattr(point_draws(draws), endpoint), groups, design,
-                                       months).mean(axis=0)
+    point = point_draws(draws)
+    groups = group_probabilities(model, point, pooled.design)
+    return {endpoint: pooled.pool(mixture_survival(getattr(model, endpoint),
+                                                   getattr(point, endpoint), groups,
+                                                   pooled.design, months)[0])
             for endpoint in ("pfs", "os")}
 
 
-# a median is bracketed on this coarse grid, then located on a fine grid inside the bracket
-MEDIAN_GRID_MONTHS = np.concatenate([np.arange(0.0, 121.0, 1.0), np.arange(132.0, 1201.0, 12.0)])
-FINE_STEPS = np.linspace(0.0, 1.0, 33)  # a 1-month bracket in steps of 1/32 month
+# a median is bracketed on this coarse grid (3-monthly to 10 years, then 12 % steps to 100
+# years), and the bracket is divided in 16 twice: located to 3/256 month, then interpolated
+MEDIAN_GRID_MONTHS = np.concatenate([np.arange(0.0, 120.0, 3.0), np.geomspace(120.0, 1200.0, 21)])
+REFINE_STEPS = np.linspace(0.0, 1.0, 17)
+REFINEMENTS = 2
 
 
 def point_medians(model: StrategyModel, draws: StrategyDraws,
-                  design: np.ndarray) -> dict[str, np.ndarray]:
+                  pooled: PooledDesign) -> dict[str, np.ndarray]:
     """Median PFS and OS (n,) of the point curve (averaged over imputations); inf when the
     curve stays above 0.5 (a cure fraction of one half or more, or beyond 100 years).
-    Two evaluations of the curve: a coarse grid brackets the crossing, a fine grid inside
-    the bracket locates it, and linear interpolation finishes."""
+    A coarse grid brackets the crossing, two finer grids inside the bracket narrow it,
+    and linear interpolation finishes: about 90 evaluations of the curve per patient."""
     point = point_draws(draws)
-    groups = group_probabilities(model, point, design)
+    groups = group_probabilities(model, point, pooled.design)
     out = {}
     for endpoint in ("pfs", "os"):
-        components, comp_draws = getattr(model, endpoint), getattr(point, endpoint)
+        at = mixture(prepare_groups(getattr(model, endpoint), getattr(point, endpoint), groups,
+                                    pooled.design), groups)
 
-        def curve(months, components=components, comp_draws=comp_draws):
-            return mixture_survival(components, comp_draws, groups, design, months).mean(axis=0)
+        def curve(months, at=at):
+            return pooled.pool(at(pooled.rows_of(months))[0])
 
         coarse = curve(MEDIAN_GRID_MONTHS)
         below = coarse <= 0.5
         reached = below.any(axis=1)
         first = np.maximum(np.argmax(below, axis=1), 1)
         lo, hi = MEDIAN_GRID_MONTHS[first - 1], MEDIAN_GRID_MONTHS[first]
-        fine_months = lo[:, None] + (hi - lo)[:, None] * FINE_STEPS[None, :]
-        fine = curve(fine_months)
-        out[endpoint] = np.where(reached, _crossing(fine, fine_months), np.inf)
+        for _ in range(REFINEMENTS - 1):
+            months = lo[:, None] + (hi - lo)[:, None] * REFINE_STEPS[None, :]
+            after = np.maximum(np.argmax(curve(months) <= 0.5, axis=1), 1)[:, None]
+            lo = np.take_along_axis(months, after - 1, 1)[:, 0]
+            hi = np.take_along_axis(months, after, 1)[:, 0]
+        fine_months = lo[:, None] + (hi - lo)[:, None] * REFINE_STEPS[None, :]
+        out[endpoint] = np.where(reached, _crossing(curve(fine_months), fine_months), np.inf)
     return out
 
 

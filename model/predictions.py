@@ -1,8 +1,9 @@
 """Batch predictions of both strategies with 95 % intervals, for validated inputs.
 
-Complete patients: intervals from parameter draws. Patients with unknown inputs: each draw
-pairs with one imputation (``DonorImputer``), the point estimate averages the imputations,
-and the interval spans both sources of uncertainty.
+Complete patients: intervals from parameter draws. Patients with unknown inputs: their
+IMPUTATIONS nearest donors (``DonorImputer``) complete them; the point estimate averages
+over those imputations, and each parameter draw pairs with one of them in turn, so the
+interval spans both sources of uncertainty.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from model.columns import UNKNOWABLE_COLUMNS
 from model.engine import point_draws, point_medians, predict_strategy
 from model.features import design_matrix
 from model.imputation import DonorImputer
+from model.pooling import PooledDesign
 from model.rules import Derived
 from model.strategy import StrategyDraws, StrategyModel
 
 LEVEL = 0.95
-POINT_IMPUTATIONS = 25
+IMPUTATIONS = 25
 STRATEGIES = ("il2", "tki")
 
 
@@ -28,13 +30,15 @@ STRATEGIES = ("il2", "tki")
 class BatchPrediction:
     """``point[name]``, ``lo[name]``, ``hi[name]`` arrays (n,) for every quantity
     (``il2_p_cure``, ``tki_os_at_60_months``, ``diff_p_complete_response``, …), medians,
-    and which rows had unknown inputs."""
+    which rows had unknown inputs, and the predictors (n, p) with those inputs completed
+    by the nearest donor (what the extrapolation check judges)."""
 
     point: dict[str, np.ndarray]
     lo: dict[str, np.ndarray]
     hi: dict[str, np.ndarray]
     medians: dict[str, np.ndarray]
     imputed: np.ndarray
+    nearest_design: np.ndarray
 
 
 def has_unknown(values: Mapping, n: int) -> np.ndarray:
@@ -51,7 +55,6 @@ def predict_batch(values: Mapping, n: int, models: dict[str, StrategyModel],
     """Predictions for ``n`` patients given as column arrays (unknown = NaN); ``derived``
     (the rules on these rows) saves deriving them again."""
     unknown = has_unknown(values, n)
-    n_draws = next(iter(draws.values())).response.shape[0]
     parts = []
     complete_rows = np.flatnonzero(~unknown)
     if complete_rows.size:
@@ -61,9 +64,7 @@ def predict_batch(values: Mapping, n: int, models: dict[str, StrategyModel],
         parts.append((complete_rows, _summarise(models, draws, design, imputed=False)))
     incomplete_rows = np.flatnonzero(unknown)
     if incomplete_rows.size:
-        completed = imputer.impute(values, incomplete_rows, n_draws)
-        flat = design_matrix(completed, n_draws * incomplete_rows.size)
-        design = flat.reshape(n_draws, incomplete_rows.size, -1)
+        design = imputed_design(values, incomplete_rows, imputer)
         parts.append((incomplete_rows, _summarise(models, draws, design, imputed=True)))
     return _assemble(parts, n, unknown)
 
@@ -83,66 +84,67 @@ def predict_points(values: Mapping, n: int, models: dict[str, StrategyModel],
         if rows.size == 0:
             continue
         if imputed:
-            d = next(iter(draws.values())).response.shape[0]
-            design = design_matrix(imputer.impute(values, rows, d), d * rows.size)
-            design = design.reshape(d, rows.size, -1)
+            design = imputed_design(values, rows, imputer)
         else:
             design = design_matrix({k: np.asarray(v)[rows] for k, v in values.items()},
                                    rows.size)
+        pooled = PooledDesign.of(design)
         for name in STRATEGIES:
-            got = predict_strategy(models[name], point_draws(draws[name]),
-                                   point_design(design), INTERVAL_MONTHS)
+            got = predict_strategy(models[name], point_draws(draws[name]), pooled.design,
+                                   INTERVAL_MONTHS)
             for quantity, value in got.items():
                 point.setdefault(f"{name}_{quantity}", np.full(n, np.nan))[rows] = \
-                    value.mean(axis=0)
+                    pooled.pool(value[0])
     point["diff_p_durable_cr"] = point["il2_p_durable_cr"] - point["tki_p_durable_cr"]
     return point
 
 
-def point_design(design: np.ndarray) -> np.ndarray:
-    """The imputations a point estimate averages: the nearest POINT_IMPUTATIONS donors (the
-    intervals use every draw's own imputation). A patient with unknown inputs then costs
-    a few times a complete one for its point estimates, medians and curves, not 200 times."""
-    return design[:POINT_IMPUTATIONS] if design.ndim == 3 else design
+def imputed_design(values: Mapping, rows: np.ndarray, imputer: DonorImputer) -> np.ndarray:
+    """Predictors (IMPUTATIONS, len(rows), p) of ``rows`` completed by their nearest donors,
+    nearest first."""
+    completed = imputer.impute(values, rows, IMPUTATIONS)
+    return design_matrix(completed, IMPUTATIONS * rows.size).reshape(IMPUTATIONS, rows.size, -1)
 
 
 def _summarise(models, draws, design, imputed: bool) -> BatchPrediction:
     point, medians, per_draw = {}, {}, {}
+    pooled = PooledDesign.of(design)
+    n_draws = draws[STRATEGIES[0]].response.shape[0]
+    # with unknown inputs, draw d sees imputation d mod IMPUTATIONS
+    paired = design[np.arange(n_draws) % design.shape[0]] if imputed else design
     for name in STRATEGIES:
-        best = predict_strategy(models[name], point_draws(draws[name]), point_design(design))
-        drawn = predict_strategy(models[name], draws[name], design, INTERVAL_MONTHS)
-        if imputed:  # each draw sees its own imputation; the point averages them
-            centre, spread = {k: v.mean(axis=0) for k, v in best.items()}, drawn
-        else:
-            centre, spread = {k: v[0] for k, v in best.items()}, {
-                k: v[1:] for k, v in drawn.items()}
-        for quantity, values in centre.items():
-            point[f"{name}_{quantity}"] = values
-        for quantity, values in spread.items():
-            per_draw[f"{name}_{quantity}"] = values
-        for endpoint, median in point_medians(models[name], draws[name],
-                                              point_design(design)).items():
+        best = predict_strategy(models[name], point_draws(draws[name]), pooled.design)
+        for quantity, values in best.items():  # imputed: the average over imputations
+            point[f"{name}_{quantity}"] = pooled.pool(values[0])
+        drawn = predict_strategy(models[name], draws[name], paired, INTERVAL_MONTHS)
+        for quantity, values in drawn.items():  # imputed: each draw its own imputation
+            per_draw[f"{name}_{quantity}"] = values if imputed else values[1:]
+        for endpoint, median in point_medians(models[name], draws[name], pooled).items():
             medians[f"{name}_median_{endpoint}_months"] = median
     for quantity in ("p_response", "p_complete_response", "p_cure", "p_durable_cr"):
         key = f"diff_{quantity}"
         point[key] = point[f"il2_{quantity}"] - point[f"tki_{quantity}"]
         per_draw[key] = per_draw[f"il2_{quantity}"] - per_draw[f"tki_{quantity}"]
     lo, hi = _intervals(per_draw)
-    return BatchPrediction(point, lo, hi, medians, np.full(design.shape[-2], imputed))
+    nearest = design[0] if imputed else design  # imputation-major, nearest donor first
+    return BatchPrediction(point, lo, hi, medians, np.full(design.shape[-2], imputed), nearest)
 
 
 def _intervals(per_draw: dict[str, np.ndarray]) -> tuple[dict, dict]:
-    """2.5 and 97.5 % quantiles over the draws of every quantity at once (one partial sort
-    of a (quantities, n, draws) block; linear interpolation between order statistics, as
-    numpy's default percentile)."""
+    """2.5 and 97.5 % quantiles over the draws of every quantity at once: one sort of a
+    (quantities, n, draws) block along its last axis (numpy's vectorised sort beats a
+    partition at four order statistics several times over), then linear interpolation
+    between order statistics, as numpy's default percentile."""
     keys = list(per_draw)
-    block = np.ascontiguousarray(np.stack([per_draw[k] for k in keys]).transpose(0, 2, 1))
-    d = block.shape[-1]
+    d, n = per_draw[keys[0]].shape
+    block = np.empty((len(keys), n, d))
+    for i, key in enumerate(keys):
+        block[i] = per_draw[key].T
+    block.sort(axis=-1)
     positions = np.array([(1 - LEVEL) / 2, (1 + LEVEL) / 2]) * (d - 1)
     below, above = np.floor(positions).astype(int), np.ceil(positions).astype(int)
-    ordered = np.partition(block, np.unique(np.concatenate([below, above])), axis=-1)
     weight = positions - below
-    bounds = ordered[..., below] * (1 - weight) + ordered[..., above] * weight
+    bounds = block[..., below] * (1 - weight) + block[..., above] * weight
     return ({k: bounds[i, :, 0] for i, k in enumerate(keys)},
             {k: bounds[i, :, 1] for i, k in enumerate(keys)})
 
@@ -157,4 +159,7 @@ def _assemble(parts, n: int, unknown: np.ndarray) -> BatchPrediction:
             for key, values in getattr(part, field).items():
                 merged.setdefault(key, np.full(n, np.nan))[rows] = values
         out.append(merged)
-    return BatchPrediction(*out, unknown)
+    nearest = np.empty((n, parts[0][1].nearest_design.shape[-1]))
+    for rows, part in parts:
+        nearest[rows] = part.nearest_design
+    return BatchPrediction(*out, unknown, nearest)

@@ -5,13 +5,13 @@ the same methods).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from model.answering import answers, survival_curves, what_would_change
+from model.answering import answer_records, answers, survival_curves, what_would_change
 from model.columns import COLUMNS, UNKNOWABLE_COLUMNS
 from model.features import design_matrix
 from model.imputation import DonorImputer
@@ -77,21 +77,11 @@ class Recommender:
         """Predictions for column arrays (unknown = NaN), in row order."""
         return predict_batch(values, n, self.strategies, self.draws, self.imputer, derived)
 
-    def extrapolated(self, values: Mapping, n: int, derived=None) -> np.ndarray:
+    def extrapolated(self, prediction: BatchPrediction) -> np.ndarray:
         """True where either strategy was almost never given to such patients (propensity
         below 2 %), judged on the known inputs completed by the nearest donor."""
-        unknown = has_unknown(values, n)
-        if not unknown.any():
-            p_il2 = self.propensity.predict(design_matrix(values, n, derived))[0]
-            return (p_il2 < EXTRAPOLATION_PROPENSITY) | (p_il2 > 1 - EXTRAPOLATION_PROPENSITY)
-        completed = {k: np.asarray(v).copy() for k, v in values.items()}
-        filled = self.imputer.impute(values, np.flatnonzero(unknown), 1)
-        for k in UNKNOWABLE_COLUMNS:
-            if k in completed:
-                completed[k][unknown] = filled[k]
-        p_il2 = self.propensity.predict(design_matrix(completed, n))[0]
+        p_il2 = self.propensity.predict(prediction.nearest_design)[0]
         return (p_il2 < EXTRAPOLATION_PROPENSITY) | (p_il2 > 1 - EXTRAPOLATION_PROPENSITY)
-
 
     # ---- what the CLI and the service call ------------------------------------------
     def predict_frame(self, typed: pd.DataFrame) -> pd.DataFrame:
@@ -103,14 +93,15 @@ class Recommender:
             frames.append(prediction_frame(assess(self, values, len(part)), _ids(values)))
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
-    def recommend_many(self, patients: list[Mapping]) -> list:
-        """Answers for patients as dicts (``Patient.model_dump()``), in order."""
-        out = []
-        for start in range(0, len(patients), PREDICT_CHUNK_ROWS):  # bounded memory
-            part = patients[start:start + PREDICT_CHUNK_ROWS]
-            values = values_from_patients(part)
-            out += answers(assess(self, values, len(part)), values)
-        return out
+    def answer_chunks(self, typed: pd.DataFrame) -> Iterator[list[dict]]:
+        """Answers for a validated table (``validate_table(...).typed``), in order,
+        PREDICT_CHUNK_ROWS rows at a time (bounded memory; a caller can pass one chunk on
+        while the next is computed), as JSON-ready dicts in ``PatientAnswer``'s shape:
+        validating thousands of nested models would cost more than the predictions."""
+        for start in range(0, len(typed), PREDICT_CHUNK_ROWS):
+            part = typed.iloc[start:start + PREDICT_CHUNK_ROWS]
+            values = {k: part[k].to_numpy() for k in part.columns}
+            yield answer_records(assess(self, values, len(part)), values)
 
     def recommend_one(self, patient: Mapping):
         """The answer for one patient, with what would change it."""

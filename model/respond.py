@@ -38,11 +38,14 @@ def assess(recommender, values: Mapping, n: int) -> Assessment:
     """Rules, predictions and the policy's decision with its reasons, row for row."""
     derived = derive(values, n)
     prediction = recommender.predict_values(values, n, derived)
-    extrapolated = recommender.extrapolated(values, n, derived)
+    extrapolated = recommender.extrapolated(prediction)
     inputs = policy_inputs(derived, values, prediction.point)
     choice, decided_by = decide(inputs, recommender.policy)
-    unknown = [[c for c in UNKNOWABLE_COLUMNS
-                if c in values and np.isnan(float(np.asarray(values[c])[i]))] for i in range(n)]
+    unknown: list[list[str]] = [[] for _ in range(n)]
+    for name in UNKNOWABLE_COLUMNS:
+        if name in values:
+            for i in np.flatnonzero(np.isnan(np.asarray(values[name], dtype=float))).tolist():
+                unknown[i].append(name)
     reasons = [_reasons(prediction, i, decided_by[i], unknown[i], extrapolated[i])
                for i in range(n)]
     return Assessment(derived, prediction, choice, reasons, extrapolated, unknown)
@@ -118,54 +121,73 @@ def prediction_frame(assessment: Assessment, patient_ids: np.ndarray | None) -> 
     return pd.DataFrame(columns)
 
 
-def derived_record(derived: Derived, i: int) -> dict[str, object]:
-    """The rules' derived values of row ``i`` as JSON-ready values (None when unknown)."""
-    def label(code, labels):
-        return None if code < 0 else labels[int(code)]
+def derived_records(derived: Derived) -> list[dict[str, object]]:
+    """The rules' derived values of every row as JSON-ready values (None when unknown)."""
+    def labels(codes, names):
+        return [None if c < 0 else names[c] for c in np.asarray(codes).astype(int).tolist()]
 
-    def number(x):
-        return None if np.isnan(x) else int(x)
+    def numbers(x):
+        return [None if v != v else int(v) for v in np.asarray(x, dtype=float).tolist()]
 
-    def flag(x):
-        return None if np.isnan(x) else bool(x == 1.0)
+    def flags(x):
+        return [None if v != v else v == 1.0 for v in np.asarray(x, dtype=float).tolist()]
 
-    fav = derived.manchester_favourable[i]
-    return {
-        "mskcc_risk_factors": number(derived.mskcc_risk_factors[i]),
-        "mskcc_risk": label(derived.mskcc_risk[i], MSKCC_RISK),
-        "upton_group": label(derived.upton_group[i], UPTON_GROUPS),
-        "manchester_good_features": number(derived.manchester_good_features[i]),
-        "manchester_histology": None if np.isnan(fav) else MANCHESTER_HISTOLOGY[int(fav)],
-        "caix_high": flag(derived.caix_high[i]),
-        "n_metastatic_organs": int(derived.n_metastatic_organs[i]),
-        "il2_eligible": flag(derived.il2_eligible[i]),
-        "manchester_pathway": label(derived.manchester_pathway[i], PATHWAYS),
+    fav = np.asarray(derived.manchester_favourable, dtype=float)
+    columns = {
+        "mskcc_risk_factors": numbers(derived.mskcc_risk_factors),
+        "mskcc_risk": labels(derived.mskcc_risk, MSKCC_RISK),
+        "upton_group": labels(derived.upton_group, UPTON_GROUPS),
+        "manchester_good_features": numbers(derived.manchester_good_features),
+        "manchester_histology": [None if v != v else MANCHESTER_HISTOLOGY[int(v)]
+                                 for v in fav.tolist()],
+        "caix_high": flags(derived.caix_high),
+        "n_metastatic_organs": numbers(derived.n_metastatic_organs),
+        "il2_eligible": flags(derived.il2_eligible),
+        "manchester_pathway": labels(derived.manchester_pathway, PATHWAYS),
     }
+    return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
-def eligibility_record(derived: Derived, i: int) -> dict[str, object]:
-    return {
-        "il2_eligible": None if np.isnan(derived.il2_eligible[i])
-        else bool(derived.il2_eligible[i] == 1.0),
-        "contraindications": [k for k in CONTRAINDICATIONS if derived.contraindications[k][i] == 1],
-        "contraindications_unknown": [k for k in CONTRAINDICATIONS
-                                      if np.isnan(derived.contraindications[k][i])],
-        "cautions": [k for k in CAUTIONS if derived.cautions[k][i] == 1.0],
-    }
+def eligibility_records(derived: Derived) -> list[dict[str, object]]:
+    """Eligibility, every contraindication and caution by name, per row."""
+    n = len(derived.il2_eligible)
+    eligible = [None if v != v else v == 1.0
+                for v in np.asarray(derived.il2_eligible, dtype=float).tolist()]
+    present, unknown, cautions = ([[] for _ in range(n)] for _ in range(3))
+    for name in CONTRAINDICATIONS:
+        flags = np.asarray(derived.contraindications[name], dtype=float)
+        for i in np.flatnonzero(flags == 1.0).tolist():
+            present[i].append(name)
+        for i in np.flatnonzero(np.isnan(flags)).tolist():
+            unknown[i].append(name)
+    for name in CAUTIONS:
+        for i in np.flatnonzero(np.asarray(derived.cautions[name]) == 1.0).tolist():
+            cautions[i].append(name)
+    return [{"il2_eligible": eligible[i], "contraindications": present[i],
+             "contraindications_unknown": unknown[i], "cautions": cautions[i]}
+            for i in range(n)]
 
 
-def pathway_record(derived: Derived, i: int) -> dict[str, object]:
-    code = int(derived.manchester_pathway[i])
-    if code < 0:
-        return {"branch": None, "first_line": None, "second_line": None, "third_line": None}
-    branch = PATHWAYS[code]
-    first, second, third = PATHWAY_LINES[branch]
-    return {"branch": branch, "first_line": first, "second_line": second or None,
-            "third_line": third or None}
+def pathway_records(derived: Derived) -> list[dict[str, object]]:
+    """The Manchester branch and its lines of therapy, per row."""
+    by_code = {-1: {"branch": None, "first_line": None, "second_line": None,
+                    "third_line": None}}
+    for code, branch in enumerate(PATHWAYS):
+        first, second, third = PATHWAY_LINES[branch]
+        by_code[code] = {"branch": branch, "first_line": first,
+                         "second_line": second or None, "third_line": third or None}
+    return [dict(by_code[c if c >= 0 else -1])
+            for c in np.asarray(derived.manchester_pathway).astype(int).tolist()]
 
 
-def needed_inputs(derived: Derived, i: int) -> list[str]:
-    return [name for name in UNKNOWABLE_COLUMNS if derived.needed[name][i]]
+def needed_inputs(derived: Derived) -> list[list[str]]:
+    """The unknown inputs each row's answer depends on."""
+    n = len(derived.il2_eligible)
+    out: list[list[str]] = [[] for _ in range(n)]
+    for name in UNKNOWABLE_COLUMNS:
+        for i in np.flatnonzero(derived.needed[name]).tolist():
+            out[i].append(name)
+    return out
 
 
 __all__ = ["Assessment", "assess", "prediction_frame", "has_unknown"]

@@ -47,6 +47,38 @@ class MixtureCureFitter(ParametricRegressionFitter):
 
 
 @dataclass(frozen=True)
+class PreparedCurve:
+    """One component's S(t) for fixed patients and draws, as a function of months: the
+    Cox baseline and relative risk, or the Weibull shape, log scale and cure fraction,
+    each (D, n, 1)."""
+
+    baseline: np.ndarray | None
+    risk: np.ndarray | None = None
+    rho: np.ndarray | None = None
+    log_scale: np.ndarray | None = None
+    cure: np.ndarray | None = None
+
+    def cure_fraction(self) -> np.ndarray:
+        """The cure fraction (D, n); zero for a model without one."""
+        if self.cure is not None:
+            return self.cure[..., 0]
+        return np.zeros((self.risk if self.risk is not None else self.rho).shape[:-1])
+
+    def at(self, months: np.ndarray) -> np.ndarray:
+        """S(t), (D, n, T), at ``months`` (T,) or per patient (n, T)."""
+        months = np.asarray(months, dtype=float)
+        if self.risk is not None:
+            return np.exp(-np.interp(months, BASELINE_MONTHS, self.baseline) * self.risk)
+        # (t / lambda)^rho as exp(rho (log t - log lambda)): no power, no division
+        with np.errstate(divide="ignore"):
+            log_t = np.log(months)
+        uncured = np.exp(-np.exp(self.rho * (log_t - self.log_scale)))
+        if self.cure is None:
+            return uncured
+        return self.cure + (1 - self.cure) * uncured
+
+
+@dataclass(frozen=True)
 class Component:
     """A fitted survival distribution: parameter vector ``mean`` with covariance ``cov``;
     ``columns[param]`` are the design-matrix columns each parameter's regression uses."""
@@ -71,8 +103,14 @@ class Component:
     def _linear(self, design: np.ndarray, theta: np.ndarray) -> dict[str, np.ndarray]:
         """Each parameter's linear predictor, (D, n), for draws ``theta`` (D, p)."""
         parts = self._split(np.atleast_2d(theta))
-        return {name: linear_predictor(parts[name], design[..., list(self.columns[name])])
-                for name in parts}
+        out = {}
+        for name, part in parts.items():
+            # the draws spread over the design's full width (zeros elsewhere): no copy of a
+            # (D, n, p) design's columns
+            full = np.zeros((part.shape[0], design.shape[-1]))
+            full[:, list(self.columns[name])] = part
+            out[name] = linear_predictor(full, design)
+        return out
 
     def cure_fraction(self, design: np.ndarray, theta: np.ndarray | None = None) -> np.ndarray:
         """Cure fraction (D, n); zero for a model without one."""
@@ -84,22 +122,20 @@ class Component:
     def survival(self, design: np.ndarray, months: np.ndarray,
                  theta: np.ndarray | None = None) -> np.ndarray:
         """S(t) at ``months``, (D, n, T), for draws ``theta`` (D, p)."""
+        return self.prepare(design, theta).at(months)
+
+    def prepare(self, design: np.ndarray, theta: np.ndarray | None = None) -> PreparedCurve:
+        """The draws' linear predictors for ``design``, computed once: ``at(months)`` then
+        evaluates S(t) at any months (a median search reads one curve several times)."""
         theta = np.atleast_2d(self.mean if theta is None else theta)
         lin = self._linear(design, theta)
         if self.kind == "cox":
             offset = self.centre @ theta.T  # (D,): the centring, per draw
-            risk = np.exp(lin["beta_"] - offset[:, None])[..., None]
-            cumhaz = np.interp(np.asarray(months, dtype=float), BASELINE_MONTHS, self.baseline)
-            return np.exp(-cumhaz * risk)
-        # (t / lambda)^rho as exp(rho (log t - log lambda)): no power, no division
-        rho = np.exp(lin["rho_"])[..., None]
-        with np.errstate(divide="ignore"):
-            log_t = np.log(np.asarray(months, dtype=float))
-        uncured = np.exp(-np.exp(rho * (log_t - lin["lambda_"][..., None])))
-        if self.kind == "cure_weibull":
-            cure = expit(lin["cure_"])[..., None]
-            return cure + (1 - cure) * uncured
-        return uncured
+            return PreparedCurve(self.baseline, risk=np.exp(lin["beta_"] - offset[:, None])[
+                ..., None])
+        cure = expit(lin["cure_"])[..., None] if self.kind == "cure_weibull" else None
+        return PreparedCurve(None, rho=np.exp(lin["rho_"])[..., None],
+                             log_scale=lin["lambda_"][..., None], cure=cure)
 
     def draw(self, n_draws: int, rng: np.random.Generator) -> np.ndarray:
         return rng.multivariate_normal(self.mean, self.cov, size=n_draws, method="eigh")

@@ -4,16 +4,17 @@ request: validation of lists row by row (the table validation the CLI uses), ord
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
-import pydantic_core
 
 from model.answer import PatientAnswer, Provenance, SurvivalCurves
 from model.contract import validate_table
 from model.rules import DERIVED_COLUMNS
-from serving.schemas import FieldError, PredictRow, TriageRow
+from serving.schemas import FieldError, TriageRow
 from serving.triage import triage_frame
 
 
@@ -27,43 +28,52 @@ def survival_curves(recommender: Any, patient: dict) -> SurvivalCurves:
     return recommender.survival_one(patient)
 
 
-def predict_rows(recommender: Any, rows: list[dict], provenance: Provenance) -> list[PredictRow]:
-    """Every row answered or refused with its errors, in the order sent.
+def predict_parts(recommender: Any, rows: list[dict], provenance: Provenance
+                  ) -> Iterator[tuple[list[bytes], list[tuple[int, str]]]]:
+    """``/predict``'s answer, in the order sent, a chunk of rows at a time: each row's JSON
+    (``PredictRow``'s shape: the answer, or why the row was refused) and, for the audit log,
+    the answered rows (0-based) with that JSON. Every row is serialised once.
 
-    Raises ``MissingColumnError`` when no row has a required field (the request is unusable).
+    Validates first, so that a ``MissingColumnError`` (no row has a required field: the
+    request is unusable) is raised here, before any row is answered.
     """
     if not rows:
-        return []
+        return iter(())
     report = validate_table(pd.DataFrame.from_records(rows))
-    kept = np.flatnonzero(report.valid)
+    kept = np.flatnonzero(report.valid).tolist()
     typed = report.typed.take(kept).reset_index(drop=True)
     typed["patient_id"] = [_patient_id(v) for v in typed["patient_id"]]
-    # the contract's numbers (flags 1/0, unknown NaN), as ``Recommender.recommend_many`` takes
-    patients = typed.to_dict("records")
-    answers = iter(recommender.recommend_many(patients) if kept.size else [])
-    errors = _errors_by_row(report.errors)
-    out = []
-    for index, row in enumerate(rows, start=1):
-        answer = None if index in errors else next(answers)
-        if answer is not None:
-            answer = answer.model_copy(update={"provenance": provenance})
-        out.append(PredictRow(row=index, patient_id=_patient_id(row.get("patient_id")),
-                              answer=answer, errors=errors.get(index, [])))
-    return out
+    chunks = recommender.answer_chunks(typed) if kept else iter(())
+    return _parts(rows, kept, chunks, _errors_by_row(report.errors), provenance.model_dump())
 
 
-def encode_predict_rows(rows: list[PredictRow]) -> tuple[bytes, list[str | None]]:
-    """The ``/predict`` response body and each row's answer JSON (for the audit log): every
-    answer is serialised once."""
-    answers = [row.answer.model_dump_json() if row.answer is not None else None for row in rows]
-    parts = []
-    for row, answer in zip(rows, answers, strict=True):
-        if answer is None:
-            parts.append(row.model_dump_json())
-        else:
-            head = pydantic_core.to_json({"row": row.row, "patient_id": row.patient_id})
-            parts.append(head[:-1].decode() + ',"answer":' + answer + ',"errors":[]}')
-    return ("[" + ",".join(parts) + "]").encode(), answers
+def _parts(rows: list[dict], kept: list[int], chunks: Iterator[list[dict]],
+           errors: dict[int, list[FieldError]], stamp: dict):
+    def refused(index: int) -> bytes:
+        return to_json({"row": index + 1, "patient_id": _patient_id(rows[index].get(
+            "patient_id")), "answer": None, "errors": [
+            e.model_dump() for e in errors.get(index + 1, [])]})
+
+    done, answered = 0, iter(kept)
+    for answers in chunks:
+        parts, audited = [], []
+        for answer in answers:
+            index = next(answered)
+            parts += [refused(i) for i in range(done, index)]
+            answer["provenance"] = stamp
+            text = to_json({"row": index + 1, "patient_id": _patient_id(rows[index].get(
+                "patient_id")), "answer": answer, "errors": []})
+            parts.append(text)
+            audited.append((index, text.decode()))
+            done = index + 1
+        yield parts, audited
+    if done < len(rows):
+        yield [refused(i) for i in range(done, len(rows))], []
+
+
+def to_json(value: Any) -> bytes:
+    """Compact JSON (orjson: NaN and infinities as null, as the response models give)."""
+    return orjson.dumps(value, default=str)
 
 
 def triage_rows(rows: list[dict]) -> list[TriageRow]:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pydantic_core
+import orjson
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
@@ -50,21 +50,13 @@ class AuditRecord:
 
 def canonical_json(value: Any) -> bytes:
     """The canonical JSON of an input: keys sorted at every level, compact, UTF-8
-    (pydantic-core's encoder, NaN as null)."""
-    return pydantic_core.to_json(_sorted(value), inf_nan_mode="null", fallback=str)
+    (orjson; NaN as null)."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS, default=str)
 
 
 def canonical_sha256(value: Any) -> str:
     """SHA-256 of ``canonical_json(value)``: the input hash kept in the audit log."""
     return hashlib.sha256(canonical_json(value)).hexdigest()
-
-
-def _sorted(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _sorted(value[k]) for k in sorted(value)}
-    if isinstance(value, list):
-        return [_sorted(v) for v in value]
-    return value
 
 
 def make_record(endpoint: str, token_id: str, model_version: str | None, input_value: Any,
@@ -115,9 +107,6 @@ class AuditLog:
 
     async def append(self, records: list[AuditRecord]) -> None:
         await asyncio.wrap_future(self.submit(records))
-
-    def append_blocking(self, records: list[AuditRecord]) -> None:
-        self.submit(records).result()
 
     def _write_forever(self, connection: sqlite3.Connection) -> None:
         while True:

@@ -109,15 +109,18 @@ class IL2Select:
     def predict(self, patients: PatientRows, /, ctx: bentoml.Context) -> list[PredictRow]:
         """A list of patients, order kept; bad rows come back with their errors."""
         try:
-            rows = self.answers.predict_rows(self.champion.recommender, patients,
-                                             self.champion.provenance)
+            chunks = self.answers.predict_parts(self.champion.recommender, patients,
+                                                self.champion.provenance)
         except ContractError as exc:
             return _unprocessable(ctx, exc)
-        content, answers = self.answers.encode_predict_rows(rows)
-        self.audit.append_blocking([
-            self._record(ctx, "predict", patients[i], answer)
-            for i, answer in enumerate(answers) if answer is not None])
-        return Response(content, media_type=JSON)
+        parts, committed = [], []
+        for texts, audited in chunks:  # a chunk's records are written while the next computes
+            parts += texts
+            committed.append(self.audit.submit([
+                self._record(ctx, "predict", patients[i], text) for i, text in audited]))
+        for done in committed:  # every answer is in the audit log before the response
+            done.result()
+        return Response(b"[" + b",".join(parts) + b"]", media_type=JSON)
 
     @bentoml.api(route="/triage")
     def triage(self, patients: PatientRows, /, ctx: bentoml.Context) -> list[TriageRow]:

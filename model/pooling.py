@@ -1,0 +1,49 @@
+"""The imputations a point estimate averages, folded to each patient's distinct predictor
+rows.
+
+Unknown inputs reach the predictors only through thresholds and counts (CAIX above 85 %,
+the MSKCC factor count, …), so a patient's imputations give a handful of distinct predictor
+rows: point estimates, medians and curves are computed once per distinct row and averaged
+with the share of imputations that gave it — the same average, a fraction of the work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+
+@dataclass(frozen=True)
+class PooledDesign:
+    """Distinct predictor rows ``design`` (U, p), the patient each belongs to (``owner``),
+    and ``shares`` (n, U): the fraction of the patient's imputations that gave the row
+    (None when every patient is one row: complete inputs)."""
+
+    design: np.ndarray
+    owner: np.ndarray
+    shares: sparse.csr_matrix | None
+
+    @classmethod
+    def of(cls, design: np.ndarray) -> PooledDesign:
+        """From a design (n, p) of complete patients or (K, n, p): K imputations each."""
+        if design.ndim == 2:
+            return cls(design, np.arange(design.shape[0]), None)
+        k, n, p = design.shape
+        patient_major = design.transpose(1, 0, 2).reshape(n * k, p)
+        keys = np.column_stack([np.repeat(np.arange(n, dtype=float), k), patient_major])
+        distinct, counts = np.unique(keys, axis=0, return_counts=True)
+        owner = distinct[:, 0].astype(np.intp)
+        shares = sparse.csr_matrix((counts / k, (owner, np.arange(len(distinct)))),
+                                   shape=(n, len(distinct)))
+        return cls(np.ascontiguousarray(distinct[:, 1:]), owner, shares)
+
+    def pool(self, values: np.ndarray) -> np.ndarray:
+        """Per-patient averages (n, ...) of per-row values (U, ...)."""
+        return values if self.shares is None else self.shares @ values
+
+    def rows_of(self, months: np.ndarray) -> np.ndarray:
+        """Months given per patient (n, T) repeated for each of its rows (U, T)."""
+        months = np.asarray(months, dtype=float)
+        return months[self.owner] if months.ndim == 2 and self.shares is not None else months

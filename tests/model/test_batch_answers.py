@@ -1,0 +1,124 @@
+"""The batch path (``/predict``, thousands of patients) gives each patient the answer it
+would get alone, and its shortcuts (distinct-row pooling, single-precision donor search,
+the staged median search) are exact to the precision they claim."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from data.synthetic.cohort import simulate_case_mix
+from model.answer import PatientAnswer
+from model.columns import FEATURE_COLUMNS, UNKNOWABLE_COLUMNS
+from model.contract import validate_table
+from model.engine import group_probabilities, mixture_survival, point_draws, point_medians
+from model.features import design_matrix
+from model.imputation import NUMERIC
+from model.pooling import PooledDesign
+from model.predictions import imputed_design
+
+N = 300
+TOLERANCE = 1e-9
+
+
+@pytest.fixture(scope="module")
+def typed() -> pd.DataFrame:
+    """300 synthetic patients; a third with one to three unknown inputs."""
+    rng = np.random.default_rng(3)
+    frame = simulate_case_mix(N, seed=31)[list(FEATURE_COLUMNS)].reset_index(drop=True)
+    frame = frame.astype({c: object for c in UNKNOWABLE_COLUMNS})
+    for i in np.flatnonzero(rng.random(N) < 1 / 3):
+        for name in rng.choice(UNKNOWABLE_COLUMNS, size=rng.integers(1, 4), replace=False):
+            frame.at[i, name] = None
+    frame["patient_id"] = [f"B{i:03d}" for i in range(N)]
+    typed = validate_table(frame).typed
+    assert len(typed) == N and typed[list(UNKNOWABLE_COLUMNS)].isna().any(axis=1).sum() > 50
+    return typed
+
+
+def _numbers(value, path=""):
+    """Every number in a nested answer, by its path."""
+    if isinstance(value, list):
+        value = dict(enumerate(value))
+    if isinstance(value, dict):
+        return {k: v for key, item in value.items()
+                for k, v in _numbers(item, f"{path}/{key}").items()}
+    return {path: value}
+
+
+def test_a_batch_answers_each_patient_as_it_would_be_answered_alone(recommender, typed):
+    batch = [r for chunk in recommender.answer_chunks(typed) for r in chunk]
+    assert [r["patient_id"] for r in batch] == typed["patient_id"].tolist()
+    rows = typed.to_dict("records")
+    for i in range(0, N, 7):  # 43 patients, complete and not
+        alone = recommender.recommend_one(rows[i]).model_dump(mode="json")
+        record = PatientAnswer.model_validate(batch[i]).model_dump(mode="json")
+        record["what_would_change"] = alone["what_would_change"]  # computed for one patient only
+        expected, got = _numbers(alone), _numbers(record)
+        assert expected.keys() == got.keys()
+        for key, value in expected.items():
+            if isinstance(value, float) and not isinstance(got[key], bool):
+                assert got[key] == pytest.approx(value, abs=TOLERANCE, rel=0), (i, key)
+            else:
+                assert got[key] == value, (i, key)
+
+
+def test_pooling_distinct_rows_gives_the_mean_over_imputations(recommender, typed):
+    unknown = typed[list(UNKNOWABLE_COLUMNS)].isna().any(axis=1).to_numpy()
+    rows = np.flatnonzero(unknown)
+    values = {k: typed[k].to_numpy() for k in typed.columns}
+    design = imputed_design(values, rows, recommender.imputer)  # (K, n, p)
+    pooled = PooledDesign.of(design)
+    assert len(pooled.design) < design.shape[0] * design.shape[1] / 3  # the saving is real
+    model, draws = recommender.strategies["il2"], point_draws(recommender.draws["il2"])
+    every = group_probabilities(model, draws, design)["CR"].mean(axis=0)
+    distinct = pooled.pool(group_probabilities(model, draws, pooled.design)["CR"][0])
+    np.testing.assert_allclose(distinct, every, rtol=0, atol=1e-12)
+
+
+def test_donors_are_the_nearest_whatever_else_is_in_the_batch(recommender, typed):
+    imputer = recommender.imputer
+    values = {k: typed[k].to_numpy() for k in typed.columns}
+    complete = ~typed[list(UNKNOWABLE_COLUMNS)].isna().any(axis=1).to_numpy()
+    rows = np.flatnonzero(complete)[:60]
+    unknown = ["caix_pct", "ldh_uln_ratio"]  # as if unknown: the search ignores them
+    together = imputer._nearest(values, rows, unknown, 25)
+    alone = np.vstack([imputer._nearest(values, rows[j:j + 1], unknown, 25)
+                       for j in range(rows.size)])
+    np.testing.assert_array_equal(together, alone)
+    # exact (double precision) distances: the chosen 25 are the nearest up to single-precision
+    # rounding of the distance
+    known = [c for c in NUMERIC if c not in unknown]
+    for j, i in enumerate(rows):
+        exact = sum(((float(values[c][i]) - imputer.donors[c]) / imputer.scale[c]) ** 2
+                    for c in known)
+        exact = exact + 4.0 * (imputer.donors["histology"] != values["histology"][i])
+        chosen = np.zeros(exact.size, dtype=bool)
+        chosen[together[j]] = True
+        assert exact[chosen].max() <= exact[~chosen].min() * (1 + 1e-5) + 1e-6
+        ordered = exact[together[j]]  # nearest first
+        assert np.all(np.diff(ordered) >= -1e-5 * ordered[1:] - 1e-6)
+
+
+def test_medians_match_a_brute_force_search_to_a_hundredth_of_a_month(recommender, typed):
+    values = {k: typed[k].to_numpy() for k in typed.columns}
+    complete = np.flatnonzero(~typed[list(UNKNOWABLE_COLUMNS)].isna().any(axis=1).to_numpy())
+    design = design_matrix({k: v[complete] for k, v in values.items()}, complete.size)
+    months = np.arange(0.0, 240.0, 0.002)
+    for name in ("il2", "tki"):
+        model, draws = recommender.strategies[name], recommender.draws[name]
+        medians = point_medians(model, draws, PooledDesign.of(design))
+        point = point_draws(draws)
+        groups = group_probabilities(model, point, design)
+        for endpoint in ("pfs", "os"):
+            curves = mixture_survival(getattr(model, endpoint), getattr(point, endpoint), groups,
+                                      design, months)[0]
+            below = curves <= 0.5
+            reached = below.any(axis=1)
+            brute = np.where(reached, months[np.argmax(below, axis=1)], np.inf)
+            got = medians[endpoint]
+            assert np.array_equal(np.isinf(got[brute < 200]), ~reached[brute < 200])
+            finite = reached & (brute < 200)
+            assert finite.sum() > 100
+            np.testing.assert_allclose(got[finite], brute[finite], atol=0.01)
