@@ -24,55 +24,46 @@ from model.respond import (
 )
 
 
-class _Columns:
-    """The prediction's arrays as per-row JSON-ready values, converted once per batch and
-    quantity (a comprehension over ``tolist()`` costs a fraction of converting numpy
-    scalars row by row)."""
+def _estimates(pred, key: str) -> list[dict | None]:
+    """Every row's estimate of one quantity, built in one comprehension over ``tolist()``
+    (a fraction of the cost of converting numpy scalars row by row)."""
+    if key not in pred.point:
+        return [None] * len(pred.imputed)
+    point = pred.point[key].tolist()
+    if key not in pred.lo:
+        return [{"value": v, "lo": None, "hi": None} for v in point]
+    return [{"value": v, "lo": lo, "hi": hi} for v, lo, hi in
+            zip(point, pred.lo[key].tolist(), pred.hi[key].tolist(), strict=True)]
 
-    def __init__(self, pred) -> None:
-        self.pred = pred
-        self._estimates: dict[str, list[dict]] = {}
-        self._medians: dict[str, list[dict]] = {}
 
-    def estimate(self, key: str, i: int) -> dict:
-        if key not in self._estimates:
-            point = self.pred.point[key].tolist()
-            if key in self.pred.lo:
-                self._estimates[key] = [
-                    {"value": v, "lo": lo, "hi": hi} for v, lo, hi in
-                    zip(point, self.pred.lo[key].tolist(), self.pred.hi[key].tolist(),
-                        strict=True)]
-            else:
-                self._estimates[key] = [{"value": v, "lo": None, "hi": None} for v in point]
-        return self._estimates[key][i]
+def _medians(pred, key: str) -> list[dict]:
+    return [{"value": None, "reached": False, "lo": None, "hi": None} if math.isinf(v)
+            else {"value": v, "reached": True, "lo": None, "hi": None}
+            for v in pred.medians[key].tolist()]
 
-    def median(self, key: str, i: int) -> dict:
-        if key not in self._medians:
-            self._medians[key] = [
-                {"value": None, "reached": False, "lo": None, "hi": None} if math.isinf(v)
-                else {"value": v, "reached": True, "lo": None, "hi": None}
-                for v in self.pred.medians[key].tolist()]
-        return self._medians[key][i]
 
-    def outlook(self, name: str, i: int) -> dict:
-        il2 = name == "il2"
-        return {
-            "p_response": self.estimate(f"{name}_p_response", i),
-            "p_complete_response": self.estimate(f"{name}_p_complete_response", i),
-            "p_cure": self.estimate("il2_p_cure", i) if il2 else None,
-            "p_severe_cardiac_toxicity":
-                self.estimate("il2_p_severe_cardiac_toxicity", i) if il2 else None,
-            "os_at_months": {m: self.estimate(f"{name}_os_at_{m}_months", i)
-                             for m in MONTH_KEYS},
-            "pfs_at_months": {m: self.estimate(f"{name}_pfs_at_{m}_months", i)
-                              for m in MONTH_KEYS},
-            "median_os_months": self.median(f"{name}_median_os_months", i),
-            "median_pfs_months": self.median(f"{name}_median_pfs_months", i),
-        }
+def _outlooks(pred, name: str) -> list[dict]:
+    """Every row's outlook under one strategy (``StrategyOutlook``'s shape); P(cure) and
+    P(severe cardiac toxicity) are IL-2's alone."""
+    own = "il2" if name == "il2" else None
+    columns = [_estimates(pred, f"{name}_p_response"),
+               _estimates(pred, f"{name}_p_complete_response"),
+               _estimates(pred, f"{own}_p_cure"),
+               _estimates(pred, f"{own}_p_severe_cardiac_toxicity"),
+               *(_estimates(pred, f"{name}_{e}_at_{m}_months")
+                 for e in ("os", "pfs") for m in MONTH_KEYS),
+               _medians(pred, f"{name}_median_os_months"),
+               _medians(pred, f"{name}_median_pfs_months")]
+    return [{"p_response": r, "p_complete_response": c, "p_cure": cure,
+             "p_severe_cardiac_toxicity": tox,
+             "os_at_months": {"12": o12, "24": o24, "36": o36, "60": o60},
+             "pfs_at_months": {"12": p12, "24": p24, "36": p36, "60": p60},
+             "median_os_months": median_os, "median_pfs_months": median_pfs}
+            for (r, c, cure, tox, o12, o24, o36, o60, p12, p24, p36, p60, median_os,
+                 median_pfs) in zip(*columns, strict=True)]
 
 
 MONTH_KEYS = tuple(str(m) for m in SURVIVAL_MONTHS)
-DIFFERENCES = ("p_response", "p_complete_response", "p_cure")
 
 
 def answer_records(assessment: Assessment, values: Mapping,
@@ -81,38 +72,30 @@ def answer_records(assessment: Assessment, values: Mapping,
     shape (``PatientAnswer.model_validate`` accepts each; a test holds it to that)."""
     pred, derived = assessment.prediction, assessment.derived
     n = len(assessment.recommendation)
-    columns = _Columns(pred)
     warnings = [[] for _ in range(n)]
     for rule in CROSS_WARNINGS:
         for i in np.flatnonzero(rule.breaks(values)):
             warnings[i].append(rule.message)
-    eligibility, pathway = eligibility_records(derived), pathway_records(derived)
-    derived_values, needed = derived_records(derived), needed_inputs(derived)
     ids = values.get("patient_id")
-    recommendation = np.asarray(assessment.recommendation).tolist()
-    extrapolated = np.asarray(assessment.extrapolated, dtype=bool).tolist()
-    out = []
-    for i in range(n):
-        pid = None if ids is None else ids[i]
-        out.append({
-            "patient_id": None if pid is None or pid != pid else str(pid),
-            "recommendation": recommendation[i],
-            "reasons": assessment.reasons[i],
-            "il2": columns.outlook("il2", i),
-            "tki": columns.outlook("tki", i),
-            "difference_il2_minus_tki": {q: columns.estimate(f"diff_{q}", i)
-                                         for q in DIFFERENCES},
-            "eligibility": eligibility[i],
-            "pathway": pathway[i],
-            "derived": derived_values[i],
-            "needed_inputs": needed[i],
-            "what_would_change": [] if changes is None else changes[i],
-            "extrapolated": extrapolated[i],
-            "warnings": warnings[i],
-            "scope": SCOPE,
-            "provenance": None,
-        })
-    return out
+    ids = [None] * n if ids is None else [None if p is None or p != p else str(p) for p in ids]
+    columns = (ids, np.asarray(assessment.recommendation).tolist(), assessment.reasons,
+               _outlooks(pred, "il2"), _outlooks(pred, "tki"),
+               _estimates(pred, "diff_p_response"), _estimates(pred, "diff_p_complete_response"),
+               _estimates(pred, "diff_p_cure"), eligibility_records(derived),
+               pathway_records(derived), derived_records(derived), needed_inputs(derived),
+               [[]] * n if changes is None else changes,
+               np.asarray(assessment.extrapolated, dtype=bool).tolist(), warnings)
+    return [{"patient_id": pid, "recommendation": choice, "reasons": reasons,
+             "il2": il2, "tki": tki,
+             "difference_il2_minus_tki": {"p_response": d_response,
+                                          "p_complete_response": d_complete, "p_cure": d_cure},
+             "eligibility": eligibility, "pathway": pathway, "derived": derived_values,
+             "needed_inputs": needed, "what_would_change": list(change),
+             "extrapolated": extrapolated, "warnings": warning, "scope": SCOPE,
+             "provenance": None}
+            for (pid, choice, reasons, il2, tki, d_response, d_complete, d_cure, eligibility,
+                 pathway, derived_values, needed, change, extrapolated, warning)
+            in zip(*columns, strict=True)]
 
 
 def answers(assessment: Assessment, values: Mapping, changes: list[list[dict]] | None = None

@@ -33,7 +33,10 @@ class PooledDesign:
         k, n, p = design.shape
         patient_major = design.transpose(1, 0, 2).reshape(n * k, p)
         keys = np.column_stack([np.repeat(np.arange(n, dtype=float), k), patient_major])
-        distinct, counts = np.unique(keys, axis=0, return_counts=True)
+        # rows compared as raw bytes: several times faster than np.unique(axis=0)
+        as_bytes = keys.view(np.dtype((np.void, keys.dtype.itemsize * keys.shape[1])))[:, 0]
+        _, first, counts = np.unique(as_bytes, return_index=True, return_counts=True)
+        distinct = keys[first]
         owner = distinct[:, 0].astype(np.intp)
         shares = sparse.csr_matrix((counts / k, (owner, np.arange(len(distinct)))),
                                    shape=(n, len(distinct)))

@@ -17,6 +17,7 @@ PUBLIC_PREFIXES = ("/static/",)
 SINGLE_PATIENT_ROUTES = frozenset({"/recommend", "/survival"})
 PATIENT_LIST_ROUTES = frozenset({"/predict", "/triage"})
 JSON_TYPES = frozenset({"", "application/json"})
+PARSED_BODY = "il2select_parsed_body"  # scope["state"] key: the body as the guard checked it
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict]]
@@ -83,9 +84,9 @@ class GuardMiddleware:
         if body is None:
             return None
         if path in SINGLE_PATIENT_ROUTES:
-            check_patient(body)
+            scope["state"][PARSED_BODY] = check_patient(body)
         elif path in PATIENT_LIST_ROUTES:
-            check_patient_list(body, self.max_patients)
+            scope["state"][PARSED_BODY] = check_patient_list(body, self.max_patients)
         return body
 
 

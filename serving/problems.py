@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
-from model.patient import Patient
-from serving.schemas import FieldError, Problem
+from serving.schemas import FieldError, PatientRequest, Problem
 
 SHOWN_VALUE_CHARS = 200
 
@@ -29,6 +29,10 @@ def parse_json(body: bytes) -> Any:
         raise RequestProblem(422, Problem(error="the request body is empty", detail=[
             FieldError(field="body", value=None, rule="must be JSON")]))
     try:
+        return orjson.loads(body)  # several times faster on a 10,000-patient list
+    except orjson.JSONDecodeError:
+        pass  # NaN literals, integers beyond 64 bits, or not JSON: the standard library decides
+    try:
         return json.loads(body)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise RequestProblem(422, Problem(error="the request body is not valid JSON", detail=[
@@ -36,11 +40,12 @@ def parse_json(body: bytes) -> Any:
                        rule=f"must be valid UTF-8 JSON ({type(exc).__name__})")])) from None
 
 
-def check_patient(body: bytes) -> None:
-    """One patient, exactly as the ``Patient`` model checks it."""
+def check_patient(body: bytes) -> PatientRequest:
+    """One patient, exactly as the ``Patient`` model checks it (the validated patient is
+    what the API method receives: the body is parsed and checked once)."""
     value = parse_json(body)
     try:
-        Patient.model_validate(value)
+        return PatientRequest.model_validate(value)
     except ValidationError as exc:
         raise RequestProblem(422, Problem(
             error=f"{exc.error_count()} invalid field(s) for one patient",
@@ -50,8 +55,9 @@ def check_patient(body: bytes) -> None:
             FieldError(field="body", value=None, rule=f"unreadable value ({exc})")])) from None
 
 
-def check_patient_list(body: bytes, max_patients: int) -> None:
-    """A JSON array of at most ``max_patients`` objects (each row is checked later, alone)."""
+def check_patient_list(body: bytes, max_patients: int) -> list[dict]:
+    """A JSON array of at most ``max_patients`` objects (each row is checked later, alone);
+    returns the rows."""
     value = parse_json(body)
     if not isinstance(value, list):
         raise RequestProblem(422, Problem(error="the body must be a JSON array of patients",
@@ -68,6 +74,7 @@ def check_patient_list(body: bytes, max_patients: int) -> None:
             error=f"{len(bad)} row(s) are not JSON objects",
             detail=[FieldError(field=f"[{i}]", value=_shown(value[i]), rule="must be an object")
                     for i in bad[:50]]))
+    return value
 
 
 def too_large(limit_bytes: int) -> RequestProblem:

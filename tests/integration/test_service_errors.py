@@ -3,14 +3,19 @@ detail, never a 5xx (schemathesis fuzzes the OpenAPI schema, bounded here)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 
 import httpx
 import pytest
+from _bentoml_impl.serde import JSONSerde
+from starlette.requests import Request
 
 from model.patient import patient_example
+from serving.guard import PARSED_BODY
+from serving.service import IL2Select
 from tests.integration.service_fixtures import (  # noqa: F401  (fixtures)
     champion_tracking_uri,
     service,
@@ -136,3 +141,21 @@ def test_schemathesis_finds_no_server_error(service, tmp_path):
          "--request-timeout", "30", "--report-dir", str(tmp_path)],
         capture_output=True, text=True, cwd=tmp_path, timeout=180)  # its cache stays there
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("method", ["recommend", "survival", "predict", "triage"])
+def test_a_method_receives_the_body_the_guard_checked_without_parsing_it_again(method):
+    """The guard parses and checks each body once; BentoML's own parsing of the same bytes
+    is bypassed (``take_checked_bodies``), and still used where the guard did not run."""
+    spec = IL2Select.apis[method].input_spec
+    checked = object()
+    request = Request({"type": "http", "method": "POST", "headers": [],
+                       "state": {PARSED_BODY: checked}})
+    assert asyncio.run(spec.from_http_request(request, None)) is checked
+
+    async def receive():
+        return {"type": "http.request", "body": b"not json", "more_body": False}
+
+    unchecked = Request({"type": "http", "method": "POST", "headers": [], "state": {}}, receive)
+    with pytest.raises(Exception):  # noqa: B017 BentoML's own parsing refuses it
+        asyncio.run(spec.from_http_request(unchecked, JSONSerde()))
