@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from model.answer import SCOPE, SURVIVAL_MONTHS, PatientAnswer, SurvivalCurves
+from model.answer import SCOPE, SURVIVAL_MONTHS, SurvivalCurves
 from model.columns import UNKNOWABLE_COLUMNS
 from model.crossfield import CROSS_WARNINGS
 from model.engine import GRID_MONTHS, point_curves
@@ -96,13 +96,6 @@ def answer_records(assessment: Assessment, values: Mapping,
             for (pid, choice, reasons, il2, tki, d_response, d_complete, d_cure, eligibility,
                  pathway, derived_values, needed, change, extrapolated, warning)
             in zip(*columns, strict=True)]
-
-
-def answers(assessment: Assessment, values: Mapping, changes: list[list[dict]] | None = None
-            ) -> list[PatientAnswer]:
-    """One validated ``PatientAnswer`` per row of an assessment."""
-    return [PatientAnswer.model_validate(record)
-            for record in answer_records(assessment, values, changes)]
 
 
 def what_would_change(recommender, values: Mapping, assessment: Assessment) -> list[dict]:

@@ -6,6 +6,8 @@ or (D, n, p) when each draw sees its own imputation of a patient's unknown input
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.special import expit
 
@@ -50,91 +52,117 @@ def mixture(curves: dict[str, PreparedCurve], groups):
     return at
 
 
-def mixture_survival(components, component_draws, groups, design, months) -> np.ndarray:
-    """S(t) of the response mixture at ``months``, (D, n, T)."""
-    return mixture(prepare_groups(components, component_draws, groups, design), groups)(months)
+@dataclass(frozen=True)
+class PreparedStrategy:
+    """A strategy's response groups and every group's PFS and OS curve, prepared once for
+    fixed draws and patients."""
+
+    model: StrategyModel
+    draws: StrategyDraws
+    design: np.ndarray
+    groups: dict[str, np.ndarray]
+    curves: dict[str, dict[str, PreparedCurve]]
+
+    def survival(self, endpoint: str, months: np.ndarray) -> np.ndarray:
+        """S(t) of the response mixture, (D, n, T)."""
+        return mixture(self.curves[endpoint], self.groups)(months)
+
+
+def prepare_strategy(model: StrategyModel, draws: StrategyDraws,
+                     design: np.ndarray) -> PreparedStrategy:
+    groups = group_probabilities(model, draws, design)
+    curves = {endpoint: prepare_groups(getattr(model, endpoint), getattr(draws, endpoint),
+                                       groups, design) for endpoint in ("pfs", "os")}
+    return PreparedStrategy(model, draws, design, groups, curves)
+
+
+def strategy_quantities(prepared: PreparedStrategy,
+                        months: np.ndarray = SURVIVAL_MONTHS) -> dict[str, np.ndarray]:
+    """Every (D, n) quantity: response, complete response, cure, toxicity, and survival
+    at ``months`` (none when empty)."""
+    model, groups, complete = prepared.model, prepared.groups, prepared.curves["pfs"]["CR"]
+    out = {
+        "p_response": groups["CR"] + groups["PR"],
+        "p_complete_response": groups["CR"],
+        "p_cure": groups["CR"] * complete.cure_fraction(),
+        # a complete remission still without progression at 60 months (BRIEF: durable)
+        "p_durable_cr": groups["CR"] * complete.at(DURABLE_MONTHS)[..., 0],
+    }
+    if model.toxicity is not None:
+        tox_design = prepared.design[..., list(model.toxicity_columns)]
+        out["p_severe_cardiac_toxicity"] = model.toxicity.predict(tox_design,
+                                                                  prepared.draws.toxicity)
+    months = np.asarray(months, dtype=float)
+    if months.size:
+        for endpoint in ("pfs", "os"):
+            at_months = prepared.survival(endpoint, months)
+            for i, month in enumerate(months.astype(int)):
+                out[f"{endpoint}_at_{month}_months"] = at_months[..., i]
+    return out
 
 
 def predict_strategy(model: StrategyModel, draws: StrategyDraws, design: np.ndarray,
                      months: np.ndarray = SURVIVAL_MONTHS) -> dict[str, np.ndarray]:
-    """Every (D, n) quantity: response, complete response, cure, toxicity, and survival
-    at ``months`` (12/24/36/60 by default)."""
-    groups = group_probabilities(model, draws, design)
-    pfs = prepare_groups(model.pfs, draws.pfs, groups, design)
-    out = {
-        "p_response": groups["CR"] + groups["PR"],
-        "p_complete_response": groups["CR"],
-        "p_cure": groups["CR"] * pfs["CR"].cure_fraction(),
-        # a complete remission still without progression at 60 months (BRIEF: durable)
-        "p_durable_cr": groups["CR"] * pfs["CR"].at(DURABLE_MONTHS)[..., 0],
-    }
-    if model.toxicity is not None:
-        tox_design = design[..., list(model.toxicity_columns)]
-        out["p_severe_cardiac_toxicity"] = model.toxicity.predict(tox_design, draws.toxicity)
-    months = np.asarray(months, dtype=float)
-    for endpoint, curves in (("pfs", pfs),
-                             ("os", prepare_groups(model.os, draws.os, groups, design))):
-        at_months = mixture(curves, groups)(months)
-        for i, month in enumerate(months.astype(int)):
-            out[f"{endpoint}_at_{month}_months"] = at_months[..., i]
-    return out
+    """Every (D, n) quantity at ``months`` (12/24/36/60 by default) for every draw."""
+    return strategy_quantities(prepare_strategy(model, draws, design), months)
 
 
 def point_curves(model: StrategyModel, draws: StrategyDraws, pooled: PooledDesign,
                  months: np.ndarray = GRID_MONTHS) -> dict[str, np.ndarray]:
     """Point-estimate PFS and OS curves (n, T), averaged over imputations when given."""
-    point = point_draws(draws)
-    groups = group_probabilities(model, point, pooled.design)
-    return {endpoint: pooled.pool(mixture_survival(getattr(model, endpoint),
-                                                   getattr(point, endpoint), groups,
-                                                   pooled.design, months)[0])
+    prepared = prepare_strategy(model, point_draws(draws), pooled.design)
+    return {endpoint: pooled.pool(prepared.survival(endpoint, months)[0])
             for endpoint in ("pfs", "os")}
 
 
 # a median is bracketed on this coarse grid (3-monthly to 10 years, then 12 % steps to 100
-# years), and the bracket is divided in 16 twice: located to 3/256 month, then interpolated
+# years), and the bracket is divided in 16 twice: located to 3/256 month, then interpolated.
+# The grid holds SURVIVAL_MONTHS: the point survival at 12/24/36/60 months is read off it.
 MEDIAN_GRID_MONTHS = np.concatenate([np.arange(0.0, 120.0, 3.0), np.geomspace(120.0, 1200.0, 21)])
 REFINE_STEPS = np.linspace(0.0, 1.0, 17)
 REFINEMENTS = 2
+_SURVIVAL_COLUMNS = np.searchsorted(MEDIAN_GRID_MONTHS, SURVIVAL_MONTHS)
+assert np.array_equal(MEDIAN_GRID_MONTHS[_SURVIVAL_COLUMNS], SURVIVAL_MONTHS)
 
 
-def point_medians(model: StrategyModel, draws: StrategyDraws,
-                  pooled: PooledDesign) -> dict[str, np.ndarray]:
-    """Median PFS and OS (n,) of the point curve (averaged over imputations); inf when the
-    curve stays above 0.5 (a cure fraction of one half or more, or beyond 100 years).
-    A coarse grid brackets the crossing, two finer grids inside the bracket narrow it,
-    and linear interpolation finishes: about 90 evaluations of the curve per patient."""
-    point = point_draws(draws)
-    groups = group_probabilities(model, point, pooled.design)
-    out = {}
+def point_outlook(model: StrategyModel, draws: StrategyDraws,
+                  pooled: PooledDesign) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Point estimates (n,) of every quantity, survival at 12/24/36/60 months included, and
+    the median PFS and OS (n,), of the point curves averaged over imputations. A median is
+    inf when the curve stays above 0.5 (a cure fraction of one half or more, or beyond 100
+    years): a coarse grid brackets the crossing, two finer grids inside the bracket narrow
+    it, and linear interpolation finishes (about 95 evaluations of the curve)."""
+    prepared = prepare_strategy(model, point_draws(draws), pooled.design)
+    point = {k: pooled.pool(v[0]) for k, v in strategy_quantities(prepared, ()).items()}
+    medians = {}
     for endpoint in ("pfs", "os"):
-        at = mixture(prepare_groups(getattr(model, endpoint), getattr(point, endpoint), groups,
-                                    pooled.design), groups)
-
-        def curve(months, at=at):
-            return pooled.pool(at(pooled.rows_of(months))[0])
+        def curve(months, endpoint=endpoint):
+            return pooled.pool(prepared.survival(endpoint, pooled.rows_of(months))[0])
 
         coarse = curve(MEDIAN_GRID_MONTHS)
+        for month, column in zip(SURVIVAL_MONTHS.astype(int), _SURVIVAL_COLUMNS, strict=True):
+            point[f"{endpoint}_at_{month}_months"] = coarse[:, column]
         below = coarse <= 0.5
         reached = below.any(axis=1)
         first = np.maximum(np.argmax(below, axis=1), 1)
         lo, hi = MEDIAN_GRID_MONTHS[first - 1], MEDIAN_GRID_MONTHS[first]
+        rows = np.arange(len(lo))
         for _ in range(REFINEMENTS - 1):
             months = lo[:, None] + (hi - lo)[:, None] * REFINE_STEPS[None, :]
-            after = np.maximum(np.argmax(curve(months) <= 0.5, axis=1), 1)[:, None]
-            lo = np.take_along_axis(months, after - 1, 1)[:, 0]
-            hi = np.take_along_axis(months, after, 1)[:, 0]
+            after = np.maximum(np.argmax(curve(months) <= 0.5, axis=1), 1)
+            lo, hi = months[rows, after - 1], months[rows, after]
         fine_months = lo[:, None] + (hi - lo)[:, None] * REFINE_STEPS[None, :]
-        out[endpoint] = np.where(reached, _crossing(curve(fine_months), fine_months), np.inf)
-    return out
+        medians[endpoint] = np.where(reached, _crossing(curve(fine_months), fine_months),
+                                     np.inf)
+    return point, medians
 
 
 def _crossing(curves: np.ndarray, months: np.ndarray) -> np.ndarray:
     """Where each row of ``curves`` (n, T) first falls to 0.5, linearly interpolated."""
-    below = curves <= 0.5
-    after = np.maximum(np.argmax(below, axis=1), 1)[:, None]
-    s0, s1 = (np.take_along_axis(curves, i, 1)[:, 0] for i in (after - 1, after))
-    t0, t1 = (np.take_along_axis(months, i, 1)[:, 0] for i in (after - 1, after))
+    rows = np.arange(curves.shape[0])
+    after = np.maximum(np.argmax(curves <= 0.5, axis=1), 1)
+    s0, s1 = curves[rows, after - 1], curves[rows, after]
+    t0, t1 = months[rows, after - 1], months[rows, after]
     step = np.where(s0 > s1, s0 - s1, 1.0)
     return t0 + np.clip((s0 - 0.5) / step, 0.0, 1.0) * (t1 - t0)
 

@@ -33,35 +33,35 @@ def column(values: Mapping, name: str, n_rows: int) -> np.ndarray:
     return np.asarray(col, dtype=float)
 
 
+_COMPARISONS = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal,
+                "==": np.equal}
+
+
 def compare(x: np.ndarray, op: str, threshold: float) -> np.ndarray:
-    """``x op threshold`` with NaN propagating as unknown."""
-    with np.errstate(invalid="ignore"):
-        result = {
-            ">": x > threshold, ">=": x >= threshold, "<": x < threshold,
-            "<=": x <= threshold, "==": x == threshold,
-        }[op]
-    return np.where(np.isnan(x), UNKNOWN, result.astype(float))
+    """``x op threshold`` with NaN propagating as unknown (a comparison with NaN is
+    false without a warning; the NaN is put back)."""
+    x = np.asarray(x, dtype=float)
+    return np.where(np.isnan(x), UNKNOWN, _COMPARISONS[op](x, threshold).astype(float))
 
 
-def _any(masks) -> np.ndarray:
-    masks = iter(masks)
-    result = next(masks).copy()
-    for mask in masks:
-        result |= mask
+def _any(masks: list[np.ndarray]) -> np.ndarray:
+    result = masks[0]
+    for mask in masks[1:]:
+        result = result | mask
     return result
 
 
 def all_of(*terms: np.ndarray) -> np.ndarray:
     """Kleene AND: false if any term is false, else unknown if any is unknown."""
-    any_false = _any(np.asarray(t) == 0.0 for t in terms)
-    any_unknown = _any(np.isnan(t) for t in terms)
+    any_false = _any([np.asarray(t) == 0.0 for t in terms])
+    any_unknown = _any([np.isnan(t) for t in terms])
     return np.where(any_false, 0.0, np.where(any_unknown, UNKNOWN, 1.0))
 
 
 def any_of(*terms: np.ndarray) -> np.ndarray:
     """Kleene OR: true if any term is true, else unknown if any is unknown."""
-    any_true = _any(np.asarray(t) == 1.0 for t in terms)
-    any_unknown = _any(np.isnan(t) for t in terms)
+    any_true = _any([np.asarray(t) == 1.0 for t in terms])
+    any_unknown = _any([np.isnan(t) for t in terms])
     return np.where(any_true, 1.0, np.where(any_unknown, UNKNOWN, 0.0))
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
+DENSE_SHARES = 4096  # shares (n, U) kept dense up to this many entries
+
 
 @dataclass(frozen=True)
 class PooledDesign:
@@ -23,7 +25,7 @@ class PooledDesign:
 
     design: np.ndarray
     owner: np.ndarray
-    shares: sparse.csr_matrix | None
+    shares: sparse.csr_matrix | np.ndarray | None
 
     @classmethod
     def of(cls, design: np.ndarray) -> PooledDesign:
@@ -40,6 +42,8 @@ class PooledDesign:
         owner = distinct[:, 0].astype(np.intp)
         shares = sparse.csr_matrix((counts / k, (owner, np.arange(len(distinct)))),
                                    shape=(n, len(distinct)))
+        if n * len(distinct) <= DENSE_SHARES:  # a few patients: a dense product is quicker
+            shares = shares.toarray()
         return cls(np.ascontiguousarray(distinct[:, 1:]), owner, shares)
 
     def pool(self, values: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.columns import UNKNOWABLE_COLUMNS
-from model.engine import point_draws, point_medians, predict_strategy
+from model.engine import point_draws, point_outlook, predict_strategy
 from model.features import design_matrix
 from model.imputation import DonorImputer
 from model.pooling import PooledDesign
@@ -75,9 +75,11 @@ INTERVAL_MONTHS = np.array([60.0])
 
 
 def predict_points(values: Mapping, n: int, models: dict[str, StrategyModel],
-                   draws: dict[str, StrategyDraws], imputer: DonorImputer) -> dict[str, np.ndarray]:
+                   draws: dict[str, StrategyDraws], imputer: DonorImputer,
+                   derived: Derived | None = None) -> dict[str, np.ndarray]:
     """Point estimates only (no intervals, no medians): what the policy needs, cheaply —
-    for 'what would change the answer', where each unknown input is varied."""
+    for 'what would change the answer', where each unknown input is varied. ``derived``
+    (the rules on these rows) saves deriving them again."""
     unknown = has_unknown(values, n)
     point: dict[str, np.ndarray] = {}
     for rows, imputed in ((np.flatnonzero(~unknown), False), (np.flatnonzero(unknown), True)):
@@ -87,7 +89,7 @@ def predict_points(values: Mapping, n: int, models: dict[str, StrategyModel],
             design = imputed_design(values, rows, imputer)
         else:
             design = design_matrix({k: np.asarray(v)[rows] for k, v in values.items()},
-                                   rows.size)
+                                   rows.size, None if derived is None else derived.take(rows))
         pooled = PooledDesign.of(design)
         for name in STRATEGIES:
             got = predict_strategy(models[name], point_draws(draws[name]), pooled.design,
@@ -113,14 +115,14 @@ def _summarise(models, draws, design, imputed: bool) -> BatchPrediction:
     # with unknown inputs, draw d sees imputation d mod IMPUTATIONS
     paired = design[np.arange(n_draws) % design.shape[0]] if imputed else design
     for name in STRATEGIES:
-        best = predict_strategy(models[name], point_draws(draws[name]), pooled.design)
+        best, middle = point_outlook(models[name], draws[name], pooled)
         for quantity, values in best.items():  # imputed: the average over imputations
-            point[f"{name}_{quantity}"] = pooled.pool(values[0])
+            point[f"{name}_{quantity}"] = values
+        for endpoint, median in middle.items():
+            medians[f"{name}_median_{endpoint}_months"] = median
         drawn = predict_strategy(models[name], draws[name], paired, INTERVAL_MONTHS)
         for quantity, values in drawn.items():  # imputed: each draw its own imputation
             per_draw[f"{name}_{quantity}"] = values if imputed else values[1:]
-        for endpoint, median in point_medians(models[name], draws[name], pooled).items():
-            medians[f"{name}_median_{endpoint}_months"] = median
     for quantity in ("p_response", "p_complete_response", "p_cure", "p_durable_cr"):
         key = f"diff_{quantity}"
         point[key] = point[f"il2_{quantity}"] - point[f"tki_{quantity}"]

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from model.answering import answer_records, answers, survival_curves, what_would_change
+from model.answer import PatientAnswer
+from model.answering import answer_records, survival_curves, what_would_change
 from model.columns import COLUMNS, UNKNOWABLE_COLUMNS
 from model.features import design_matrix
 from model.imputation import DonorImputer
@@ -103,11 +104,17 @@ class Recommender:
             values = {k: part[k].to_numpy() for k in part.columns}
             yield answer_records(assess(self, values, len(part)), values)
 
-    def recommend_one(self, patient: Mapping):
+    def recommend_one(self, patient: Mapping) -> PatientAnswer:
         """The answer for one patient, with what would change it."""
+        return PatientAnswer.model_validate(self.recommend_record(patient))
+
+    def recommend_record(self, patient: Mapping) -> dict:
+        """``recommend_one`` as a JSON-ready dict in ``PatientAnswer``'s shape (what the
+        service sends: it skips building and validating the nested models)."""
         values = values_from_patients([patient])
         assessment = assess(self, values, 1)
-        return answers(assessment, values, [what_would_change(self, values, assessment)])[0]
+        return answer_records(assessment, values,
+                              [what_would_change(self, values, assessment)])[0]
 
     def survival_one(self, patient: Mapping):
         return survival_curves(self, values_from_patients([patient]), 1)[0]

@@ -54,9 +54,10 @@ def assess(recommender, values: Mapping, n: int) -> Assessment:
 def decide_quickly(recommender, values: Mapping, n: int) -> np.ndarray:
     """The recommendation alone, from point estimates (``assess`` without its intervals,
     medians and reasons): the same rules, the same numbers, a fraction of the work."""
+    derived = derive(values, n)
     point = predict_points(values, n, recommender.strategies, recommender.draws,
-                           recommender.imputer)
-    return choose(policy_inputs(derive(values, n), values, point), recommender.policy)
+                           recommender.imputer, derived)
+    return choose(policy_inputs(derived, values, point), recommender.policy)
 
 
 def policy_inputs(derived: Derived, values: Mapping, point: Mapping) -> PolicyInputs:

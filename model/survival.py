@@ -69,9 +69,9 @@ class PreparedCurve:
         months = np.asarray(months, dtype=float)
         if self.risk is not None:
             return np.exp(-np.interp(months, BASELINE_MONTHS, self.baseline) * self.risk)
-        # (t / lambda)^rho as exp(rho (log t - log lambda)): no power, no division
-        with np.errstate(divide="ignore"):
-            log_t = np.log(months)
+        # (t / lambda)^rho as exp(rho (log t - log lambda)): no power, no division;
+        # log 0 = -inf (S(0) = 1) without evaluating it
+        log_t = np.log(months, out=np.full(months.shape, -np.inf), where=months > 0)
         uncured = np.exp(-np.exp(self.rho * (log_t - self.log_scale)))
         if self.cure is None:
             return uncured

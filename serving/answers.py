@@ -11,17 +11,19 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from model.answer import PatientAnswer, Provenance, SurvivalCurves
+from model.answer import Provenance, SurvivalCurves
 from model.contract import validate_table
 from model.rules import DERIVED_COLUMNS
 from serving.schemas import FieldError, TriageRow
 from serving.triage import triage_frame
 
 
-def recommend_patient(recommender: Any, patient: dict, provenance: Provenance) -> PatientAnswer:
-    """One patient (already a valid ``Patient``, dumped) -> the answer with provenance."""
-    answer = recommender.recommend_one(patient)
-    return answer.model_copy(update={"provenance": provenance})
+def recommend_patient(recommender: Any, patient: dict, provenance: Provenance) -> bytes:
+    """One patient (already a valid ``Patient``, dumped) -> the answer's JSON
+    (``PatientAnswer``) with provenance."""
+    answer = recommender.recommend_record(patient)
+    answer["provenance"] = provenance.model_dump()
+    return to_json(answer)
 
 
 def survival_curves(recommender: Any, patient: dict) -> SurvivalCurves:

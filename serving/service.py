@@ -92,9 +92,8 @@ class IL2Select:
         with its reasons and provenance. Audited before the response is sent."""
         values = patient.model_dump()
         champion = self.champion
-        answer = self.answers.recommend_patient(champion.recommender, values, champion.provenance)
-        body = answer.model_dump_json()
-        await self.audit.append([self._record(ctx, "recommend", values, body)])
+        body = self.answers.recommend_patient(champion.recommender, values, champion.provenance)
+        await self.audit.append([self._record(ctx, "recommend", values, body.decode())])
         return Response(body, media_type=JSON)
 
     @bentoml.api(route="/survival")

@@ -12,7 +12,7 @@ from data.synthetic.cohort import simulate_case_mix
 from model.answer import PatientAnswer
 from model.columns import FEATURE_COLUMNS, UNKNOWABLE_COLUMNS
 from model.contract import validate_table
-from model.engine import group_probabilities, mixture_survival, point_draws, point_medians
+from model.engine import group_probabilities, point_draws, point_outlook, prepare_strategy
 from model.features import design_matrix
 from model.imputation import NUMERIC
 from model.pooling import PooledDesign
@@ -108,12 +108,10 @@ def test_medians_match_a_brute_force_search_to_a_hundredth_of_a_month(recommende
     months = np.arange(0.0, 240.0, 0.002)
     for name in ("il2", "tki"):
         model, draws = recommender.strategies[name], recommender.draws[name]
-        medians = point_medians(model, draws, PooledDesign.of(design))
-        point = point_draws(draws)
-        groups = group_probabilities(model, point, design)
+        _, medians = point_outlook(model, draws, PooledDesign.of(design))
+        prepared = prepare_strategy(model, point_draws(draws), design)
         for endpoint in ("pfs", "os"):
-            curves = mixture_survival(getattr(model, endpoint), getattr(point, endpoint), groups,
-                                      design, months)[0]
+            curves = prepared.survival(endpoint, months)[0]
             below = curves <= 0.5
             reached = below.any(axis=1)
             brute = np.where(reached, months[np.argmax(below, axis=1)], np.inf)
