@@ -174,7 +174,7 @@ def bench(tracking_uri: str, sustained_s: float, phase_s: float, workers: int) -
                                                 "content-type": "application/json"})
                 timings.append(time.perf_counter() - start)
                 assert response.status_code == 200, response.text[:300]
-        rows.append(("predict", timings, len(body)))
+        rows.append(("predict", timings, len(body), max(svc.worker_rss_mib())))
 
         console.print(f"sustained load: {sustained_s:.0f} s at concurrency 16 …")
         rss_before = sum(svc.worker_rss_mib())
@@ -212,14 +212,15 @@ def report(rows: list[tuple]) -> bool:
                       f"{max(one.latencies_s) * 1e3:.1f}", f"{one.stalls()}/{one.count}",
                       f"{sixteen.rate:,.0f}", f"{ratio:.1f}×", target, _mark(ok))
     errors = sum(r.errors for r in (rec1, rec16, mlf1, mlf16, live1))
-    (_, timings, size), = [r for r in rows if r[0] == "predict"]
-    ok = min(timings) < 2.0
+    (_, timings, size, predict_rss), = [r for r in rows if r[0] == "predict"]
+    ok = float(np.median(timings)) < 2.0  # the typical request, not the luckiest
     checks.append(ok)
     table.add_row(f"/predict 10,000 patients ({size / 2**20:.1f} MB)",
                   f"{np.median(timings) * 1e3:.0f}", "", f"{max(timings) * 1e3:.0f}", "", "", "",
                   "< 2000 ms", _mark(ok))
     (_, sustained, before, after, worst), = [r for r in rows if r[0] == "sustained"]
     growth = (after - before) / before * 100 if before else float("nan")
+    worst = max(worst, predict_rss)  # right after the largest request, too
     ok = sustained.errors == 0 and growth < 10 and worst < 600
     checks.append(ok)
     table.add_row(f"sustained {sustained.elapsed_s:.0f} s c=16: {sustained.count:,} req, "
@@ -240,7 +241,7 @@ def report(rows: list[tuple]) -> bool:
                   _mark(ok))
     console.print(table)
     console.print(f"load-generator errors in the latency phases: {errors}; worst worker RSS "
-                  f"{worst:.0f} MiB")
+                  f"{worst:.0f} MiB (right after /predict 10,000: {predict_rss:.0f} MiB)")
     return all(c is not False for c in checks)
 
 
