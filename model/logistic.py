@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import expit
-from sklearn.linear_model import LogisticRegression
 
 from model.linear import linear_predictor
 
@@ -41,6 +40,9 @@ def fit_logistic(design: np.ndarray, outcome: np.ndarray, penalty: float = 1.0) 
     The penalty keeps rare outcomes (IL-2 complete responses in a small cohort) finite;
     the same penalty enters the Hessian so the interval matches the estimate.
     """
+    # scikit-learn loads only where models are fitted (the service only predicts)
+    from sklearn.linear_model import LogisticRegression
+
     y = np.asarray(outcome, dtype=float)
     if y.min() == y.max():
         raise ValueError("the outcome never varies: nothing to learn")

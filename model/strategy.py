@@ -16,7 +16,7 @@ import numpy as np
 
 from model.features import FEATURE_NAMES
 from model.logistic import FittedLogistic, bic, fit_logistic, intercept_only
-from model.survival import Component, fit_component
+from model.survival import Component
 
 RESPONSE_GROUPS = ("CR", "PR", "NR")
 TOXICITY_FEATURES = ("intercept", "prior_tki", "washout_recent", "age_decades",
@@ -94,6 +94,10 @@ def _group_components(design, group, duration, event, cure_group_kind) -> dict[s
     """One component per response group; a group too small to fit borrows its
     neighbour's (CR from PR, PR from NR). A cure model is judged by its patients, since
     most of them never have an event."""
+    # lifelines loads only where models are fitted: a process that only predicts (the
+    # service) unpickles this module without it (about 55 MiB a worker)
+    from model.survival_fit import fit_component
+
     event = np.asarray(event, dtype=bool)
     components: dict[str, Component] = {}
     for name in ("NR", "PR", "CR"):

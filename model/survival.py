@@ -1,4 +1,4 @@
-"""Survival components fitted with lifelines and evaluated with numpy.
+"""Survival components evaluated with numpy (``model.survival_fit`` fits them with lifelines).
 
 A component is the time-to-event distribution of one group of patients (say, IL-2
 complete responders) given their covariates:
@@ -8,8 +8,9 @@ complete responders) given their covariates:
   regression fitter), S(t) = c + (1 - c) exp(-(t / lambda)^rho), logit c = x g: the
   curve flattens at the cure fraction c (BRIEF: IL-2 complete responders).
 
-Fitting uses lifelines; prediction reads the fitted parameters into numpy, so one patient
-costs microseconds and parameter draws (for intervals) are matrix products.
+Prediction reads the fitted parameters into numpy, so one patient costs microseconds,
+parameter draws (for intervals) are matrix products, and a process that only predicts (the
+service) never loads lifelines (about 55 MiB).
 """
 
 from __future__ import annotations
@@ -17,11 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
-from autograd import numpy as anp
-from autograd.scipy.special import expit as aexpit
-from lifelines import CoxPHFitter, NelsonAalenFitter, WeibullAFTFitter
-from lifelines.fitters import ParametricRegressionFitter
 from scipy.special import expit
 
 from model.linear import linear_predictor
@@ -30,20 +26,6 @@ PARAMETERS = {"weibull": ("lambda_", "rho_"), "cure_weibull": ("cure_", "lambda_
               "cox": ("beta_",)}
 # the Cox baseline cumulative hazard is kept on this grid (fine where curves are read)
 BASELINE_MONTHS = np.concatenate([np.arange(0.0, 120.0, 0.1), np.arange(120.0, 1201.0, 1.0)])
-
-
-class MixtureCureFitter(ParametricRegressionFitter):
-    """Mixture-cure model with a Weibull latency:
-    S(t | x) = c(x) + (1 - c(x)) exp(-(t / lambda(x))^rho), logit c = x g, log lambda = x b."""
-
-    _fitted_parameter_names = ["cure_", "lambda_", "rho_"]
-
-    def _cumulative_hazard(self, params, T, Xs):
-        cure = aexpit(anp.dot(Xs["cure_"], params["cure_"]))
-        lam = anp.exp(anp.dot(Xs["lambda_"], params["lambda_"]))
-        rho = anp.exp(anp.dot(Xs["rho_"], params["rho_"]))
-        uncured = anp.exp(-((T / lam) ** rho))
-        return -anp.log(cure + (1 - cure) * uncured)
 
 
 @dataclass(frozen=True)
@@ -139,68 +121,3 @@ class Component:
 
     def draw(self, n_draws: int, rng: np.random.Generator) -> np.ndarray:
         return rng.multivariate_normal(self.mean, self.cov, size=n_draws, method="eigh")
-
-
-def fit_component(design: np.ndarray, names: tuple[str, ...], duration: np.ndarray,
-                  event: np.ndarray, covariates: tuple[str, ...], kind: str = "weibull",
-                  penalizer: float = 0.01) -> Component:
-    """Fit one component on the rows given; ``covariates`` (names in ``names``) enter the
-    scale (and the cure fraction); rho is one number. Too few events: intercept only."""
-    event = np.asarray(event, dtype=bool)
-    covariates = _usable(design, names, covariates, event)
-    frame = pd.DataFrame(design[:, [names.index(c) for c in covariates]], columns=covariates)
-    frame["duration"] = np.maximum(np.asarray(duration, dtype=float), 1e-3)
-    frame["event"] = event
-    formula = " + ".join(covariates) if covariates else "1"
-    if kind == "cox":
-        return _fit_cox(frame, covariates, names, penalizer)
-    if kind == "weibull":
-        fitter = WeibullAFTFitter(penalizer=penalizer)
-        fitter.fit(frame, "duration", "event", formula=formula)
-        regress = {"lambda_": covariates, "rho_": ()}
-    else:
-        fitter = MixtureCureFitter(penalizer=penalizer)
-        fitter.fit(frame, "duration", "event",
-                   regressors={"cure_": formula, "lambda_": "1", "rho_": "1"})
-        regress = {"cure_": covariates, "lambda_": (), "rho_": ()}
-    order = [(param, term) for param in PARAMETERS[kind]
-             for term in ("Intercept", *regress[param])]
-    mean = fitter.params_.loc[order].to_numpy(dtype=float)
-    cov = fitter.variance_matrix_.loc[order, order].to_numpy(dtype=float)
-    intercept = names.index("intercept")
-    columns = {param: (intercept, *(names.index(c) for c in regress[param]))
-               for param in PARAMETERS[kind]}
-    return Component(kind, columns, mean, (cov + cov.T) / 2, len(frame), int(event.sum()))
-
-
-def _fit_cox(frame: pd.DataFrame, covariates: tuple[str, ...], names: tuple[str, ...],
-             penalizer: float) -> Component:
-    """Cox proportional hazards with a Breslow baseline: any baseline shape (an early
-    assessment visit, a mixture of stable and progressing disease) without a parametric
-    form; only the covariate effects are drawn for intervals."""
-    if covariates:
-        fitter = CoxPHFitter(penalizer=penalizer).fit(
-            frame[[*covariates, "duration", "event"]], "duration", "event")
-        base = fitter.baseline_cumulative_hazard_.iloc[:, 0]
-        mean = fitter.params_.loc[list(covariates)].to_numpy(dtype=float)
-        cov = fitter.variance_matrix_.loc[list(covariates), list(covariates)].to_numpy(float)
-        centre = fitter._norm_mean.loc[list(covariates)].to_numpy(dtype=float)
-    else:  # no covariate can be carried: the Nelson-Aalen estimate alone
-        base = NelsonAalenFitter().fit(frame["duration"], frame["event"]).cumulative_hazard_
-        base = base.iloc[:, 0]
-        mean, cov, centre = np.zeros(1), np.zeros((1, 1)), np.zeros(1)
-    times = np.concatenate([[0.0], base.index.to_numpy(dtype=float)])
-    values = np.concatenate([[0.0], base.to_numpy(dtype=float)])
-    step = np.searchsorted(times, BASELINE_MONTHS, side="right") - 1
-    columns = {"beta_": tuple(names.index(c) for c in covariates) or (names.index("intercept"),)}
-    return Component("cox", columns, mean, (cov + cov.T) / 2, len(frame),
-                     int(frame["event"].sum()), centre, values[step])
-
-
-def _usable(design: np.ndarray, names: tuple[str, ...], covariates: tuple[str, ...],
-            event: np.ndarray) -> tuple[str, ...]:
-    """Covariates that vary in this group, and none when events are too few to carry them
-    (about ten events per parameter)."""
-    if event.sum() < 10 * (len(covariates) + 2):
-        return ()
-    return tuple(c for c in covariates if design[:, names.index(c)].std() > 1e-9)

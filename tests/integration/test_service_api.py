@@ -212,3 +212,19 @@ def test_health_metrics_and_openapi(service, client):
     body = spec["paths"]["/recommend"]["post"]["requestBody"]["content"]["application/json"]
     assert body["schema"]["example"] == patient_example()
     assert body["schema"]["properties"]["ecog"]["examples"] == [0]
+
+
+def test_serving_the_champion_loads_neither_lifelines_nor_scikit_learn(champion_tracking_uri):
+    """Only training needs them: a worker that loads and runs the champion stays ~70 MiB
+    smaller without them."""
+    code = (
+        "import sys\n"
+        "from serving.champion import load_champion\n"
+        "from model.patient import patient_example\n"
+        f"champion = load_champion({champion_tracking_uri!r}, 'il2select', 'champion')\n"
+        "champion.recommender.recommend_one(patient_example())\n"
+        "print(sorted(m for m in ('lifelines', 'sklearn', 'autograd') if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
