@@ -11,11 +11,12 @@ import sys
 import httpx
 import pytest
 from _bentoml_impl.serde import JSONSerde
+from bentoml._internal.server.http.traffic import TimeoutMiddleware
 from starlette.requests import Request
 
 from model.patient import patient_example
 from serving.guard import PARSED_BODY
-from serving.service import IL2Select
+from serving.service import IL2Select  # (installs serving/overrides.py)
 from tests.integration.service_fixtures import (  # noqa: F401  (fixtures)
     champion_tracking_uri,
     service,
@@ -159,3 +160,31 @@ def test_a_method_receives_the_body_the_guard_checked_without_parsing_it_again(m
     unchecked = Request({"type": "http", "method": "POST", "headers": [], "state": {}}, receive)
     with pytest.raises(Exception):  # noqa: B017 BentoML's own parsing refuses it
         asyncio.run(spec.from_http_request(unchecked, JSONSerde()))
+
+
+def test_a_finished_request_leaves_no_timeout_timer_behind():
+    """BentoML's TimeoutMiddleware kept every request's timer (and future) for the whole
+    timeout; the override cancels it when the request is done, and still answers 504 when
+    the handler is too slow."""
+    async def quick(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def slow(scope, receive, send):
+        await asyncio.sleep(5)
+
+    async def run(app, timeout):
+        sent = []
+
+        async def send(message):
+            sent.append(message)
+
+        await TimeoutMiddleware(app, timeout=timeout)({"type": "http"}, None, send)
+        loop = asyncio.get_running_loop()
+        pending = [h for h in loop._scheduled if not h.cancelled()]
+        return sent, pending
+
+    sent, pending = asyncio.run(run(quick, 60))
+    assert sent[0]["status"] == 200 and pending == []
+    sent, _ = asyncio.run(run(slow, 0.05))
+    assert sent[0]["status"] == 504
