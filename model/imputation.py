@@ -22,7 +22,7 @@ MAX_DONORS = 5000
 # single precision halves the memory traffic of the distances; ties are broken the same
 # way for a row whatever else is in the batch
 DISTANCE_DTYPE = np.float32
-NEAREST_BLOCK_ROWS = 16  # distance rows per block: 16 x 5000 doubles stay in cache
+NEAREST_BLOCK_ROWS = 16  # distance rows per block: two 16 x 5000 buffers stay in cache
 HISTOLOGY_MISMATCH = 4.0  # a different subtype is as far as two SDs on four inputs
 NUMERIC = tuple(s.name for s in COLUMNS if s.kind in ("float", "int", "bool")
                 and s.name != "months_since_tki")
