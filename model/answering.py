@@ -24,11 +24,9 @@ from model.respond import (
 )
 
 
-def _estimates(pred, key: str) -> list[dict | None]:
+def _estimates(pred, key: str) -> list[dict]:
     """Every row's estimate of one quantity, built in one comprehension over ``tolist()``
     (a fraction of the cost of converting numpy scalars row by row)."""
-    if key not in pred.point:
-        return [None] * len(pred.imputed)
     point = pred.point[key].tolist()
     if key not in pred.lo:
         return [{"value": v, "lo": None, "hi": None} for v in point]
@@ -45,11 +43,11 @@ def _medians(pred, key: str) -> list[dict]:
 def _outlooks(pred, name: str) -> list[dict]:
     """Every row's outlook under one strategy (``StrategyOutlook``'s shape); P(cure) and
     P(severe cardiac toxicity) are IL-2's alone."""
-    own = "il2" if name == "il2" else None
+    il2_only = [None] * len(pred.imputed)
     columns = [_estimates(pred, f"{name}_p_response"),
                _estimates(pred, f"{name}_p_complete_response"),
-               _estimates(pred, f"{own}_p_cure"),
-               _estimates(pred, f"{own}_p_severe_cardiac_toxicity"),
+               _estimates(pred, "il2_p_cure") if name == "il2" else il2_only,
+               _estimates(pred, "il2_p_severe_cardiac_toxicity") if name == "il2" else il2_only,
                *(_estimates(pred, f"{name}_{e}_at_{m}_months")
                  for e in ("os", "pfs") for m in MONTH_KEYS),
                _medians(pred, f"{name}_median_os_months"),

@@ -87,11 +87,8 @@ class Recommender:
     # ---- what the CLI and the service call ------------------------------------------
     def predict_frame(self, typed: pd.DataFrame) -> pd.DataFrame:
         """The flat prediction table for a validated table, row for row (chunked)."""
-        frames = []
-        for start in range(0, len(typed), PREDICT_CHUNK_ROWS):
-            part = typed.iloc[start:start + PREDICT_CHUNK_ROWS]
-            values = {k: part[k].to_numpy() for k in part.columns}
-            frames.append(prediction_frame(assess(self, values, len(part)), _ids(values)))
+        frames = [prediction_frame(assess(self, values, n), _ids(values))
+                  for values, n in _chunks(typed)]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     def answer_chunks(self, typed: pd.DataFrame) -> Iterator[list[dict]]:
@@ -99,10 +96,8 @@ class Recommender:
         PREDICT_CHUNK_ROWS rows at a time (bounded memory; a caller can pass one chunk on
         while the next is computed), as JSON-ready dicts in ``PatientAnswer``'s shape:
         validating thousands of nested models would cost more than the predictions."""
-        for start in range(0, len(typed), PREDICT_CHUNK_ROWS):
-            part = typed.iloc[start:start + PREDICT_CHUNK_ROWS]
-            values = {k: part[k].to_numpy() for k in part.columns}
-            yield answer_records(assess(self, values, len(part)), values)
+        for values, n in _chunks(typed):
+            yield answer_records(assess(self, values, n), values)
 
     def recommend_one(self, patient: Mapping) -> PatientAnswer:
         """The answer for one patient, with what would change it."""
@@ -118,6 +113,14 @@ class Recommender:
 
     def survival_one(self, patient: Mapping):
         return survival_curves(self, values_from_patients([patient]), 1)[0]
+
+
+def _chunks(typed: pd.DataFrame) -> Iterator[tuple[dict[str, np.ndarray], int]]:
+    """A validated table as column arrays, PREDICT_CHUNK_ROWS rows at a time (bounded
+    memory), with each chunk's row count."""
+    for start in range(0, len(typed), PREDICT_CHUNK_ROWS):
+        part = typed.iloc[start:start + PREDICT_CHUNK_ROWS]
+        yield {k: part[k].to_numpy() for k in part.columns}, len(part)
 
 
 def _range(values: np.ndarray) -> tuple[float, float]:

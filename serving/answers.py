@@ -69,6 +69,8 @@ def _parts(rows: list[dict], kept: list[int], chunks: Iterator[list[dict]],
             audited.append((index, text.decode()))
             done = index + 1
         yield parts, audited
+    if next(answered, None) is not None:  # every valid row must have had its answer
+        raise RuntimeError("fewer answers than valid rows: no row may be lost")
     if done < len(rows):
         yield [refused(i) for i in range(done, len(rows))], []
 
