@@ -96,25 +96,29 @@ def answer_records(assessment: Assessment, values: Mapping,
             in zip(*columns, strict=True)]
 
 
-def what_would_change(recommender, values: Mapping, assessment: Assessment) -> list[dict]:
-    """For one patient: each unknown input set to its low and its high value."""
-    unknown = assessment.unknown_inputs[0]
-    if not unknown:
-        return []
-    rows = []
-    for name in unknown:
-        for value in recommender.input_ranges[name]:
-            row = {k: np.asarray(v)[:1].copy() for k, v in values.items()}
-            row[name] = np.array([value], dtype=float)
-            rows.append(row)
+def what_would_change(recommender, values: Mapping, assessment: Assessment) -> list[list[dict]]:
+    """For every row: each unknown input set to its low and its high value, and the
+    recommendation then (all rows' variations decided in one batch)."""
+    rows, varied_inputs = [], []
+    for i, unknown in enumerate(assessment.unknown_inputs):
+        for name in unknown:
+            for value in recommender.input_ranges[name]:
+                row = {k: np.asarray(v)[i:i + 1].copy() for k, v in values.items()}
+                row[name] = np.array([value], dtype=float)
+                rows.append(row)
+            varied_inputs.append((i, name))
+    changes: list[list[dict]] = [[] for _ in assessment.unknown_inputs]
+    if not rows:
+        return changes
     batch = {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
-    varied = decide_quickly(recommender, batch, len(rows))
-    return [{"input": name,
-             "low_value": _shown(name, recommender.input_ranges[name][0]),
-             "low_recommendation": str(varied[2 * j]),
-             "high_value": _shown(name, recommender.input_ranges[name][1]),
-             "high_recommendation": str(varied[2 * j + 1])}
-            for j, name in enumerate(unknown)]
+    varied = decide_quickly(recommender, batch, len(rows)).tolist()
+    for j, (i, name) in enumerate(varied_inputs):
+        low, high = recommender.input_ranges[name]
+        changes[i].append({"input": name, "low_value": _shown(name, low),
+                           "low_recommendation": str(varied[2 * j]),
+                           "high_value": _shown(name, high),
+                           "high_recommendation": str(varied[2 * j + 1])})
+    return changes
 
 
 def _shown(name: str, value: float) -> float | bool:

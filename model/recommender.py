@@ -106,10 +106,17 @@ class Recommender:
     def recommend_record(self, patient: Mapping) -> dict:
         """``recommend_one`` as a JSON-ready dict in ``PatientAnswer``'s shape (what the
         service sends: it skips building and validating the nested models)."""
-        values = values_from_patients([patient])
-        assessment = assess(self, values, 1)
+        return self.recommend_records([patient])[0]
+
+    def recommend_records(self, patients: list[Mapping]) -> list[dict]:
+        """``recommend_record`` for several patients at once, in order: each answer equals
+        the patient's answer alone (to rounding), what would change it included. The
+        service batches concurrent requests through here: the per-call cost of the
+        vectorised rules and models is paid once per batch, not once per patient."""
+        values = values_from_patients(patients)
+        assessment = assess(self, values, len(patients))
         return answer_records(assessment, values,
-                              [what_would_change(self, values, assessment)])[0]
+                              what_would_change(self, values, assessment))
 
     def survival_one(self, patient: Mapping):
         return survival_curves(self, values_from_patients([patient]), 1)[0]

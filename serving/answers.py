@@ -18,12 +18,16 @@ from serving.schemas import FieldError, TriageRow
 from serving.triage import triage_frame
 
 
-def recommend_patient(recommender: Any, patient: dict, provenance: Provenance) -> bytes:
-    """One patient (already a valid ``Patient``, dumped) -> the answer's JSON
-    (``PatientAnswer``) with provenance."""
-    answer = recommender.recommend_record(patient)
-    answer["provenance"] = provenance.model_dump()
-    return to_json(answer)
+def recommend_patients(recommender: Any, patients: list[dict], provenance: Provenance
+                       ) -> list[bytes]:
+    """Valid patients (``Patient``, dumped) -> each answer's JSON (``PatientAnswer``) with
+    provenance, in order. Concurrent requests' patients are computed together
+    (``serving.batching``); each answer is the patient's own."""
+    stamp = provenance.model_dump()
+    answers = recommender.recommend_records(patients)
+    for answer in answers:
+        answer["provenance"] = stamp
+    return [to_json(answer) for answer in answers]
 
 
 def survival_curves(recommender: Any, patient: dict) -> SurvivalCurves:

@@ -14,6 +14,7 @@ from model.answer import PatientAnswer, SurvivalCurves
 from model.exceptions import ContractError
 from serving.audit import AuditLog, make_record
 from serving.auth import TokenConfigError, load_tokens
+from serving.batching import MicroBatcher
 from serving.gctune import freeze_permanent_objects, watch_gc_pauses
 from serving.guard import GuardMiddleware
 from serving.logs import redact_request_values
@@ -31,6 +32,10 @@ from serving.settings import get_settings
 from serving.web import create_web_app
 
 JSON = "application/json"
+RECOMMEND_BATCH_SIZE = bentoml.metrics.Histogram(
+    name="recommend_batch_size",
+    documentation="Concurrent /recommend patients computed together (serving/batching.py)",
+    buckets=(1, 2, 4, 8, 16, 32))
 WARM_UP_S = 5.0
 
 
@@ -65,6 +70,8 @@ class IL2Select:
         self.champion = load_champion(settings.tracking_uri, settings.model_name,
                                       settings.model_alias)
         self.audit = AuditLog(settings.audit_db, settings.audit_synchronous).start()
+        self.recommendations = MicroBatcher(self._recommend_batch,
+                                            observe=RECOMMEND_BATCH_SIZE.observe)
         freeze_permanent_objects()  # the p99 stall: see serving/gctune.py
         watch_gc_pauses()
 
@@ -92,10 +99,13 @@ class IL2Select:
         """One patient: both strategies' outlook, eligibility, pathway, the recommendation
         with its reasons and provenance. Audited before the response is sent."""
         values = patient.model_dump()
-        champion = self.champion
-        body = self.answers.recommend_patient(champion.recommender, values, champion.provenance)
+        body = await self.recommendations.submit(values)  # with concurrent requests' patients
         await self.audit.append([self._record(ctx, "recommend", values, body.decode())])
         return Response(body, media_type=JSON)
+
+    def _recommend_batch(self, patients: list[dict]) -> list[bytes]:
+        return self.answers.recommend_patients(self.champion.recommender, patients,
+                                               self.champion.provenance)
 
     @bentoml.api(route="/survival")
     async def survival(self, patient: PatientRequest, /, ctx: bentoml.Context) -> SurvivalCurves:

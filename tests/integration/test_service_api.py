@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import pytest
@@ -66,6 +67,47 @@ def test_recommend_equals_the_champion_in_process_for_the_clinic_list(client, ch
         assert provenance == champion.provenance.model_dump(mode="json")
         assert "synthetic cohorts" in served["scope"]
         assert "checkpoint-inhibitor" in served["scope"]
+
+
+def test_concurrent_recommendations_are_batched_and_each_answer_is_the_patients_own(
+        service, champion):
+    """16 clients at once: the server computes their patients together
+    (``serving/batching.py``), and every answer still equals that patient's alone."""
+    patients = clinic_patients() * 2
+
+    def ask(patient):
+        with service.client() as c:
+            return c.post("/recommend", json=patient)
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        responses = list(pool.map(ask, patients))
+    for patient, response in zip(patients, responses, strict=True):
+        assert response.status_code == 200, response.text
+        served = response.json()
+        served.pop("provenance")
+        local = champion.recommender.recommend_one(patient).model_dump(mode="json")
+        local.pop("provenance")
+        assert_close(served, local)
+    with service.client() as c:
+        metrics = c.get("/metrics").text
+    batches = _histogram(metrics, "recommend_batch_size")
+    assert batches["count"] >= 2 and batches["sum"] >= len(patients)
+    assert batches["le=1.0"] < batches["count"], metrics  # some batch held several patients
+
+
+def _histogram(metrics: str, name: str) -> dict[str, float]:
+    """A Prometheus histogram's count, sum and buckets (``le=…``) from /metrics."""
+    out = {}
+    for line in metrics.splitlines():
+        if line.startswith(f"{name}_count"):
+            out["count"] = float(line.split()[-1])
+        elif line.startswith(f"{name}_sum"):
+            out["sum"] = float(line.split()[-1])
+        elif line.startswith(f"{name}_bucket"):
+            le = line[line.index('le="') + 4:].split('"')[0]
+            out[f"le={le}"] = float(line.split()[-1])
+    assert {"count", "sum", "le=1.0"} <= out.keys(), metrics
+    return out
 
 
 def test_recommend_equals_il2select_predict(client, champion_tracking_uri, tmp_path):

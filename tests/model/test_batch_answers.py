@@ -55,13 +55,30 @@ def test_a_batch_answers_each_patient_as_it_would_be_answered_alone(recommender,
         alone = recommender.recommend_one(rows[i]).model_dump(mode="json")
         record = PatientAnswer.model_validate(batch[i]).model_dump(mode="json")
         record["what_would_change"] = alone["what_would_change"]  # computed for one patient only
-        expected, got = _numbers(alone), _numbers(record)
-        assert expected.keys() == got.keys()
-        for key, value in expected.items():
-            if isinstance(value, float) and not isinstance(got[key], bool):
-                assert got[key] == pytest.approx(value, abs=TOLERANCE, rel=0), (i, key)
-            else:
-                assert got[key] == value, (i, key)
+        _assert_same_answer(alone, record, i)
+
+
+def _assert_same_answer(expected: dict, got: dict, where) -> None:
+    expected, got = _numbers(expected), _numbers(got)
+    assert expected.keys() == got.keys()
+    for key, value in expected.items():
+        if isinstance(value, float) and not isinstance(got[key], bool):
+            assert got[key] == pytest.approx(value, abs=TOLERANCE, rel=0), (where, key)
+        else:
+            assert got[key] == value, (where, key)
+
+
+def test_patients_recommended_together_get_their_answers_alone(recommender, typed):
+    """What the service does with concurrent /recommend requests: one batch, each answer
+    (what would change it included) the patient's own."""
+    rows = typed.to_dict("records")[:40]
+    together = recommender.recommend_records(rows)
+    assert [r["patient_id"] for r in together] == [r["patient_id"] for r in rows]
+    assert sum(bool(r["what_would_change"]) for r in together) >= 5  # varied inputs covered
+    for i, row in enumerate(rows):
+        alone = recommender.recommend_one(row).model_dump(mode="json")
+        _assert_same_answer(alone, PatientAnswer.model_validate(together[i]).model_dump(
+            mode="json"), i)
 
 
 def test_pooling_distinct_rows_gives_the_mean_over_imputations(recommender, typed):

@@ -1,0 +1,103 @@
+"""The micro-batcher behind ``/recommend``: concurrent items are computed together, each
+gets its own result, a lone item waits for no one, a failing item fails alone."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from serving.batching import MicroBatcher
+
+
+class Doubler:
+    def __init__(self, fail_on: int | None = None) -> None:
+        self.calls: list[list[int]] = []
+        self.fail_on = fail_on
+
+    def __call__(self, items):
+        self.calls.append(list(items))
+        if self.fail_on in items:
+            raise ValueError(f"cannot double {self.fail_on}")
+        return [2 * i for i in items]
+
+
+def test_concurrent_items_are_computed_in_one_batch_each_with_its_own_result():
+    compute, sizes = Doubler(), []
+
+    async def main():
+        batcher = MicroBatcher(compute, observe=sizes.append)
+        return await asyncio.gather(*(batcher.submit(i) for i in range(10)))
+
+    assert asyncio.run(main()) == [2 * i for i in range(10)]
+    assert compute.calls == [list(range(10))]
+    assert sizes == [10]
+
+
+def test_a_lone_item_is_computed_on_the_next_turn_of_the_loop():
+    compute = Doubler()
+
+    async def main():
+        batcher = MicroBatcher(compute)
+        first = await batcher.submit(1)
+        second = await batcher.submit(2)
+        return first, second
+
+    assert asyncio.run(main()) == (2, 4)
+    assert compute.calls == [[1], [2]]
+
+
+def test_batches_are_capped_and_the_rest_follows():
+    compute = Doubler()
+
+    async def main():
+        batcher = MicroBatcher(compute, max_batch=4)
+        return await asyncio.gather(*(batcher.submit(i) for i in range(10)))
+
+    assert asyncio.run(main()) == [2 * i for i in range(10)]
+    assert [len(c) for c in compute.calls] == [4, 4, 2]
+
+
+def test_an_item_that_fails_fails_alone():
+    compute = Doubler(fail_on=3)
+
+    async def main():
+        batcher = MicroBatcher(compute)
+        return await asyncio.gather(*(batcher.submit(i) for i in range(5)),
+                                    return_exceptions=True)
+
+    results = asyncio.run(main())
+    assert [r for i, r in enumerate(results) if i != 3] == [0, 2, 4, 8]
+    assert isinstance(results[3], ValueError) and "cannot double 3" in str(results[3])
+
+
+def test_a_wrong_number_of_results_is_an_error_not_a_misattribution():
+    async def main():
+        batcher = MicroBatcher(lambda items: [0] if len(items) == 1 else [0])
+        return await asyncio.gather(batcher.submit(1), batcher.submit(2))
+
+    # the batch of two gives one result: each item is then computed alone
+    assert asyncio.run(main()) == [0, 0]
+
+
+def test_a_cancelled_request_does_not_stop_the_others():
+    compute = Doubler()
+
+    async def main():
+        batcher = MicroBatcher(compute)
+        tasks = [asyncio.ensure_future(batcher.submit(i)) for i in range(3)]
+        await asyncio.sleep(0)  # every item is queued
+        tasks[1].cancel()
+        done = await asyncio.gather(*tasks, return_exceptions=True)
+        return done
+
+    done = asyncio.run(main())
+    assert done[0] == 0 and done[2] == 4
+    assert isinstance(done[1], asyncio.CancelledError)
+    assert compute.calls == [[0, 2]]
+
+
+@pytest.mark.parametrize("bad", [0, -1])
+def test_max_batch_must_be_positive(bad):
+    with pytest.raises(ValueError, match="max_batch"):
+        MicroBatcher(Doubler(), max_batch=bad)
