@@ -23,7 +23,7 @@ from model.respond import assess, prediction_frame
 from model.strategy import StrategyDraws, StrategyModel, draw_strategy, fit_strategy
 
 N_DRAWS = 200
-PREDICT_CHUNK_ROWS = 500  # 17 quantities x 201 draws x 500 rows: about 14 MB a chunk
+PREDICT_CHUNK_ROWS = 1000  # 17 quantities x 201 draws x 1,000 rows: about 27 MB a chunk
 EXTRAPOLATION_PROPENSITY = 0.02
 OUTCOME_COLUMNS = ("treatment", "best_response", "pfs_months", "pfs_event", "os_months",
                    "os_event", "severe_cardiac_toxicity")

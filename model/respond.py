@@ -46,7 +46,8 @@ def assess(recommender, values: Mapping, n: int) -> Assessment:
         if name in values:
             for i in np.flatnonzero(np.isnan(np.asarray(values[name], dtype=float))).tolist():
                 unknown[i].append(name)
-    reasons = [_reasons(prediction, i, decided_by[i], unknown[i], extrapolated[i])
+    differences = _differences(prediction)
+    reasons = [_reasons(differences, i, decided_by[i], unknown[i], extrapolated[i])
                for i in range(n)]
     return Assessment(derived, prediction, choice, reasons, extrapolated, unknown)
 
@@ -74,11 +75,19 @@ def policy_inputs(derived: Derived, values: Mapping, point: Mapping) -> PolicyIn
                         np.asarray(point["diff_p_durable_cr"]))
 
 
-def _reasons(pred: BatchPrediction, i: int, decided_by: str, unknown: list[str],
-             extrapolated: bool) -> list[str]:
+def _differences(pred: BatchPrediction) -> dict[str, list[float]]:
+    """The IL-2 minus TKI estimates the reasons quote, as Python floats (formatting numpy
+    scalars row by row costs several times more)."""
+    return {f"{key}_{q}": getattr(pred, key)[f"diff_{q}"].tolist()
+            for key in ("point", "lo", "hi")
+            for q in ("p_complete_response", "p_cure", "p_durable_cr")}
+
+
+def _reasons(differences: dict[str, list[float]], i: int, decided_by: str,
+             unknown: list[str], extrapolated: bool) -> list[str]:
     def diff(q):
-        return (f"{pred.point[f'diff_{q}'][i]:+.3f} (95 % interval "
-                f"{pred.lo[f'diff_{q}'][i]:+.3f} to {pred.hi[f'diff_{q}'][i]:+.3f})")
+        return (f"{differences[f'point_{q}'][i]:+.3f} (95 % interval "
+                f"{differences[f'lo_{q}'][i]:+.3f} to {differences[f'hi_{q}'][i]:+.3f})")
 
     reasons = [decided_by,
                f"IL-2 minus TKI: P(complete response) {diff('p_complete_response')}; "

@@ -49,15 +49,23 @@ class PreparedCurve:
     def at(self, months: np.ndarray) -> np.ndarray:
         """S(t), (D, n, T), at ``months`` (T,) or per patient (n, T)."""
         months = np.asarray(months, dtype=float)
+        # every step in place: one (D, n, T) array, not one per operation
         if self.risk is not None:
-            return np.exp(-np.interp(months, BASELINE_MONTHS, self.baseline) * self.risk)
+            out = np.multiply(np.interp(months, BASELINE_MONTHS, self.baseline), self.risk)
+            np.negative(out, out=out)
+            return np.exp(out, out=out)
         # (t / lambda)^rho as exp(rho (log t - log lambda)): no power, no division;
         # log 0 = -inf (S(0) = 1) without evaluating it
         log_t = np.log(months, out=np.full(months.shape, -np.inf), where=months > 0)
-        uncured = np.exp(-np.exp(self.rho * (log_t - self.log_scale)))
+        out = np.subtract(log_t, self.log_scale)
+        np.multiply(out, self.rho, out=out)
+        np.exp(out, out=out)
+        np.negative(out, out=out)
+        np.exp(out, out=out)
         if self.cure is None:
-            return uncured
-        return self.cure + (1 - self.cure) * uncured
+            return out
+        np.multiply(out, 1 - self.cure, out=out)
+        return np.add(out, self.cure, out=out)
 
 
 @dataclass(frozen=True)

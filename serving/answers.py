@@ -70,7 +70,7 @@ def _parts(rows: list[dict], kept: list[int], chunks: Iterator[list[dict]],
             text = to_json({"row": index + 1, "patient_id": _patient_id(rows[index].get(
                 "patient_id")), "answer": answer, "errors": []})
             parts.append(text)
-            audited.append((index, text.decode()))
+            audited.append((index, text))
             done = index + 1
         yield parts, audited
     if next(answered, None) is not None:  # every valid row must have had its answer

@@ -14,10 +14,9 @@ import queue
 import sqlite3
 import threading
 from concurrent.futures import Future
-from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -32,20 +31,23 @@ CREATE TABLE IF NOT EXISTS audit (
     output_json TEXT NOT NULL
 )
 """
+# the output may come as the UTF-8 bytes sent to the client: stored as TEXT all the same
+# (no decoding in the request, no re-encoding in the writer)
 INSERT = ("INSERT INTO audit (time_utc, endpoint, token_id, model_version, input_sha256, "
-          "output_json) VALUES (?, ?, ?, ?, ?, ?)")
+          "output_json) VALUES (?, ?, ?, ?, ?, CAST(? AS TEXT))")
 MAX_GROUP = 512
 _SYNC_LEVELS = {"FULL": "FULL", "NORMAL": "NORMAL"}
 
 
-@dataclass(frozen=True)
-class AuditRecord:
+class AuditRecord(NamedTuple):
+    """One row of the audit table, in its column order (a tuple: inserted as it is)."""
+
     time_utc: str
     endpoint: str
     token_id: str
     model_version: str | None
     input_sha256: str
-    output_json: str
+    output_json: str | bytes  # JSON, UTF-8
 
 
 def canonical_json(value: Any) -> bytes:
@@ -60,7 +62,7 @@ def canonical_sha256(value: Any) -> str:
 
 
 def make_record(endpoint: str, token_id: str, model_version: str | None, input_value: Any,
-                output_json: str) -> AuditRecord:
+                output_json: str | bytes) -> AuditRecord:
     return AuditRecord(datetime.now(UTC).isoformat(timespec="microseconds"), endpoint,
                        token_id, model_version, canonical_sha256(input_value), output_json)
 
@@ -130,7 +132,7 @@ class AuditLog:
     def _commit(connection: sqlite3.Connection, group: list) -> None:
         try:
             connection.execute("BEGIN IMMEDIATE")
-            connection.executemany(INSERT, (astuple(r) for records, _ in group for r in records))
+            connection.executemany(INSERT, [r for records, _ in group for r in records])
             connection.execute("COMMIT")
         except Exception as exc:  # every waiting request fails: no answer without its record
             if connection.in_transaction:

@@ -100,7 +100,7 @@ class IL2Select:
         with its reasons and provenance. Audited before the response is sent."""
         values = patient.model_dump()
         body = await self.recommendations.submit(values)  # with concurrent requests' patients
-        await self.audit.append([self._record(ctx, "recommend", values, body.decode())])
+        await self.audit.append([self._record(ctx, "recommend", values, body)])
         return Response(body, media_type=JSON)
 
     def _recommend_batch(self, patients: list[dict]) -> list[bytes]:
@@ -142,7 +142,7 @@ class IL2Select:
         except ContractError as exc:
             return _unprocessable(ctx, exc)
 
-    def _record(self, ctx: bentoml.Context, endpoint: str, values: dict, body: str):
+    def _record(self, ctx: bentoml.Context, endpoint: str, values: dict, body: str | bytes):
         return make_record(endpoint, ctx.request.state.token_id,
                            self.champion.provenance.model_version, values, body)
 

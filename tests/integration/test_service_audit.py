@@ -3,6 +3,7 @@ and every acknowledged answer in the audit log after ``kill -9`` under load."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -95,7 +96,12 @@ def test_every_acknowledged_answer_survives_kill_9(tmp_path, champion_tracking_u
         logged = {h for (h,) in db.execute(
             "SELECT input_sha256 FROM audit WHERE endpoint = 'recommend'")}
         tokens = {t for (t,) in db.execute("SELECT DISTINCT token_id FROM audit")}
+        stored_as = {k for (k,) in db.execute("SELECT DISTINCT typeof(output_json) FROM audit")}
+        output = db.execute("SELECT output_json FROM audit LIMIT 1").fetchone()[0]
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     missing = set(acknowledged) - logged
     assert not missing, f"{len(missing)} of {len(acknowledged)} acknowledged answers not logged"
     assert tokens == {"local"}
+    assert stored_as == {"text"}  # the answer sent, as JSON text
+    assert json.loads(output)["recommendation"] in {"il2_first", "tki_first",
+                                                    "temsirolimus_or_trial"}
