@@ -8,6 +8,7 @@ audit log before its response is sent.
 from __future__ import annotations
 
 import bentoml
+from prometheus_client import Histogram
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from model.answer import PatientAnswer, SurvivalCurves
@@ -32,9 +33,10 @@ from serving.settings import get_settings
 from serving.web import create_web_app
 
 JSON = "application/json"
-RECOMMEND_BATCH_SIZE = bentoml.metrics.Histogram(
-    name="recommend_batch_size",
-    documentation="Concurrent /recommend patients computed together (serving/batching.py)",
+# prometheus_client directly (bentoml.metrics is deprecated); BentoML's /metrics collects it
+RECOMMEND_BATCH_SIZE = Histogram(
+    "recommend_batch_size",
+    "Concurrent /recommend patients computed together (serving/batching.py)",
     buckets=(1, 2, 4, 8, 16, 32))
 WARM_UP_S = 5.0
 
