@@ -25,6 +25,7 @@ from model.linear import linear_predictor
 PARAMETERS = {"weibull": ("lambda_", "rho_"), "cure_weibull": ("cure_", "lambda_", "rho_"),
               "cox": ("beta_",)}
 # the Cox baseline cumulative hazard is kept on this grid (fine where curves are read)
+INTERCEPT_COLUMN = 0  # model.features.FEATURE_NAMES[0]: the design's column of ones
 BASELINE_MONTHS = np.concatenate([np.arange(0.0, 120.0, 0.1), np.arange(120.0, 1201.0, 1.0)])
 
 
@@ -64,7 +65,9 @@ class PreparedCurve:
         np.exp(out, out=out)
         if self.cure is None:
             return out
-        np.multiply(out, 1 - self.cure, out=out)
+        # the uncured curve may be shared by every patient (D, 1, T): the cure fraction is not
+        in_place = out.shape == np.broadcast_shapes(out.shape, self.cure.shape)
+        out = np.multiply(out, 1 - self.cure, out=out if in_place else None)
         return np.add(out, self.cure, out=out)
 
 
@@ -90,11 +93,18 @@ class Component:
             start += width
         return out
 
-    def _linear(self, design: np.ndarray, theta: np.ndarray) -> dict[str, np.ndarray]:
-        """Each parameter's linear predictor, (D, n), for draws ``theta`` (D, p)."""
+    def _linear(self, design: np.ndarray, theta: np.ndarray,
+                shared: bool = False) -> dict[str, np.ndarray]:
+        """Each parameter's linear predictor, (D, n), for draws ``theta`` (D, p). With
+        ``shared``, a parameter on the intercept alone is (D, 1): the same for every patient
+        (x . theta is theta exactly when x is the intercept's 1), so what is computed from
+        it is computed once per draw, not once per patient, and broadcasts."""
         parts = self._split(np.atleast_2d(theta))
         out = {}
         for name, part in parts.items():
+            if shared and self.columns[name] == (INTERCEPT_COLUMN,):
+                out[name] = part.copy()  # a new array, as a product's: callers may write
+                continue
             # the draws spread over the design's full width (zeros elsewhere): no copy of a
             # (D, n, p) design's columns
             full = np.zeros((part.shape[0], design.shape[-1]))
@@ -118,11 +128,11 @@ class Component:
         """The draws' linear predictors for ``design``, computed once: ``at(months)`` then
         evaluates S(t) at any months (a median search reads one curve several times)."""
         theta = np.atleast_2d(self.mean if theta is None else theta)
-        lin = self._linear(design, theta)
+        lin = self._linear(design, theta, shared=True)
         if self.kind == "cox":
             offset = self.centre @ theta.T  # (D,): the centring, per draw
-            return PreparedCurve(self.baseline, risk=np.exp(lin["beta_"] - offset[:, None])[
-                ..., None])
+            risk = np.subtract(lin["beta_"], offset[:, None], out=lin["beta_"])  # in place
+            return PreparedCurve(self.baseline, risk=np.exp(risk, out=risk)[..., None])
         cure = expit(lin["cure_"])[..., None] if self.kind == "cure_weibull" else None
         return PreparedCurve(None, rho=np.exp(lin["rho_"])[..., None],
                              log_scale=lin["lambda_"][..., None], cure=cure)

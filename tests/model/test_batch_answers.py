@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.special import expit
 
 from data.synthetic.cohort import simulate_case_mix
 from model.answer import PatientAnswer
@@ -137,3 +138,32 @@ def test_medians_match_a_brute_force_search_to_a_hundredth_of_a_month(recommende
             finite = reached & (brute < 200)
             assert finite.sum() > 100
             np.testing.assert_allclose(got[finite], brute[finite], atol=0.01)
+
+
+def test_a_parameter_on_the_intercept_alone_is_shared_exactly(recommender, typed):
+    """``Component.prepare`` computes a parameter on the intercept alone once per draw:
+    the same bits as the full product, because the intercept column is all ones."""
+    from model.features import FEATURE_NAMES
+    from model.survival import INTERCEPT_COLUMN
+
+    assert FEATURE_NAMES[INTERCEPT_COLUMN] == "intercept"
+    values = {k: typed[k].to_numpy() for k in typed.columns}
+    unknown = typed[list(UNKNOWABLE_COLUMNS)].isna().any(axis=1).to_numpy()
+    design = design_matrix({k: v[~unknown] for k, v in values.items()}, int((~unknown).sum()))
+    assert np.all(design[:, INTERCEPT_COLUMN] == 1.0)
+    component = recommender.strategies["il2"].pfs["CR"]
+    theta = recommender.draws["il2"].pfs["CR"]
+    shared = component._linear(design, theta, shared=True)
+    full = component._linear(design, theta)
+    assert any(v.shape[1] == 1 for v in shared.values())  # the shortcut is taken
+    months = np.array([6.0, 12.0, 60.0])
+    for name in full:
+        np.testing.assert_array_equal(np.broadcast_to(shared[name], full[name].shape),
+                                      full[name])
+    cure = expit(full["cure_"])[..., None]
+    uncured = np.exp(-np.exp(np.exp(full["rho_"])[..., None]
+                             * (np.log(months) - full["lambda_"][..., None])))
+    expected = cure + (1 - cure) * uncured  # S(t) from the full products, (D, n, T)
+    got = component.prepare(design, theta).at(months)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-15)
