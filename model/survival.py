@@ -24,8 +24,8 @@ from model.linear import linear_predictor
 
 PARAMETERS = {"weibull": ("lambda_", "rho_"), "cure_weibull": ("cure_", "lambda_", "rho_"),
               "cox": ("beta_",)}
-# the Cox baseline cumulative hazard is kept on this grid (fine where curves are read)
 INTERCEPT_COLUMN = 0  # model.features.FEATURE_NAMES[0]: the design's column of ones
+# the Cox baseline cumulative hazard is kept on this grid (fine where curves are read)
 BASELINE_MONTHS = np.concatenate([np.arange(0.0, 120.0, 0.1), np.arange(120.0, 1201.0, 1.0)])
 
 
@@ -33,7 +33,8 @@ BASELINE_MONTHS = np.concatenate([np.arange(0.0, 120.0, 0.1), np.arange(120.0, 1
 class PreparedCurve:
     """One component's S(t) for fixed patients and draws, as a function of months: the
     Cox baseline and relative risk, or the Weibull shape, log scale and cure fraction,
-    each (D, n, 1)."""
+    each (D, n, 1), or (D, 1, 1) for a parameter on the intercept alone (the same for every
+    patient; it broadcasts)."""
 
     baseline: np.ndarray | None
     risk: np.ndarray | None = None
@@ -42,7 +43,8 @@ class PreparedCurve:
     cure: np.ndarray | None = None
 
     def cure_fraction(self) -> np.ndarray:
-        """The cure fraction (D, n); zero for a model without one."""
+        """The cure fraction (D, n); zero for a model without one (then (D, 1) when the
+        shape is on the intercept alone: it broadcasts)."""
         if self.cure is not None:
             return self.cure[..., 0]
         return np.zeros((self.risk if self.risk is not None else self.rho).shape[:-1])
