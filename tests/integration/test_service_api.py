@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
@@ -72,27 +73,45 @@ def test_recommend_equals_the_champion_in_process_for_the_clinic_list(client, ch
 def test_concurrent_recommendations_are_batched_and_each_answer_is_the_patients_own(
         service, champion):
     """16 clients at once: the server computes their patients together
-    (``serving/batching.py``), and every answer still equals that patient's alone."""
-    patients = clinic_patients() * 2
+    (``serving/batching.py``), and every answer still equals that patient's alone.
 
-    def ask(patient):
-        with service.client() as c:
-            return c.post("/recommend", json=patient)
+    Batches form only when requests arrive while the server is busy, so the clients keep
+    their connections open and are released together by a barrier, burst after burst, until
+    ``/metrics`` shows a batch of several patients (or the bursts run out)."""
+    width, most_bursts = 16, 12
+    clinic = clinic_patients()
+    clients = [service.client() for _ in range(width)]
+    barrier = threading.Barrier(width)
 
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        responses = list(pool.map(ask, patients))
-    for patient, response in zip(patients, responses, strict=True):
+    def ask(client, patient):
+        barrier.wait(timeout=60)
+        return client.post("/recommend", json=patient)
+
+    try:
+        for client in clients:  # connected before the first burst
+            assert client.get("/model").status_code == 200
+        asked, answered = [], []
+        with ThreadPoolExecutor(max_workers=width) as pool:
+            for burst in range(most_bursts):
+                patients = [clinic[(burst * width + i) % len(clinic)] for i in range(width)]
+                asked += patients
+                answered += pool.map(ask, clients, patients)
+                batches = _histogram(clients[0].get("/metrics").text, "recommend_batch_size")
+                if batches["le=1.0"] < batches["count"]:  # some batch held several patients
+                    break
+    finally:
+        for client in clients:
+            client.close()
+    assert batches["le=1.0"] < batches["count"], (
+        f"{len(asked)} requests in {burst + 1} bursts of {width}, never batched: {batches}")
+    assert batches["sum"] >= len(asked)
+    for patient, response in zip(asked, answered, strict=True):
         assert response.status_code == 200, response.text
         served = response.json()
         served.pop("provenance")
         local = champion.recommender.recommend_one(patient).model_dump(mode="json")
         local.pop("provenance")
         assert_close(served, local)
-    with service.client() as c:
-        metrics = c.get("/metrics").text
-    batches = _histogram(metrics, "recommend_batch_size")
-    assert batches["count"] >= 2 and batches["sum"] >= len(patients)
-    assert batches["le=1.0"] < batches["count"], metrics  # some batch held several patients
 
 
 def _histogram(metrics: str, name: str) -> dict[str, float]:
