@@ -23,6 +23,8 @@ from model.respond import (
     pathway_records,
 )
 
+MONTH_KEYS = tuple(str(m) for m in SURVIVAL_MONTHS)  # "12", "24", "36", "60"
+
 
 def _estimates(pred, key: str) -> list[dict]:
     """Every row's estimate of one quantity, built in one comprehension over ``tolist()``
@@ -59,9 +61,6 @@ def _outlooks(pred, name: str) -> list[dict]:
              "median_os_months": median_os, "median_pfs_months": median_pfs}
             for (r, c, cure, tox, o12, o24, o36, o60, p12, p24, p36, p60, median_os,
                  median_pfs) in zip(*columns, strict=True)]
-
-
-MONTH_KEYS = tuple(str(m) for m in SURVIVAL_MONTHS)
 
 
 def answer_records(assessment: Assessment, values: Mapping,

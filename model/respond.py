@@ -178,15 +178,18 @@ def eligibility_records(derived: Derived) -> list[dict[str, object]]:
             for i in range(n)]
 
 
+# each pathway code's branch and lines of therapy (-1: the branch is not known)
+_PATHWAY_BY_CODE = {-1: {"branch": None, "first_line": None, "second_line": None,
+                         "third_line": None}} | {
+    code: {"branch": branch, "first_line": PATHWAY_LINES[branch][0],
+           "second_line": PATHWAY_LINES[branch][1] or None,
+           "third_line": PATHWAY_LINES[branch][2] or None}
+    for code, branch in enumerate(PATHWAYS)}
+
+
 def pathway_records(derived: Derived) -> list[dict[str, object]]:
     """The Manchester branch and its lines of therapy, per row."""
-    by_code = {-1: {"branch": None, "first_line": None, "second_line": None,
-                    "third_line": None}}
-    for code, branch in enumerate(PATHWAYS):
-        first, second, third = PATHWAY_LINES[branch]
-        by_code[code] = {"branch": branch, "first_line": first,
-                         "second_line": second or None, "third_line": third or None}
-    return [dict(by_code[c if c >= 0 else -1])
+    return [dict(_PATHWAY_BY_CODE[c if c >= 0 else -1])
             for c in np.asarray(derived.manchester_pathway).astype(int).tolist()]
 
 
