@@ -25,17 +25,45 @@ def main() -> None:
     args = parser.parse_args()
     tracking_uri = fresh_champion() if args.fresh_champion else get_settings().tracking_uri
     folder = Path(tempfile.mkdtemp(prefix="il2select-fuzz-"))
-    server = launch([sys.executable, "-m", "bentoml", "serve", "serving.service:IL2Select",
-                     "--host", "127.0.0.1", "--port", "{port}", "--working-dir",
-                     str(PROJECT_DIR)], service_env(tracking_uri, folder), "/readyz",
-                    folder / "service.log")
-    command = [sys.executable, "-m", "schemathesis.cli", "run",
-               f"http://127.0.0.1:{server.port}/docs.json", "-H", f"Authorization: Bearer {TOKEN}",
-               # BentoML's generated OpenAPI lists 200 only, so 401/413/415/422 would count as
-               # "undocumented status codes": the check here is the issue's, no 5xx
-               "--checks", "not_a_server_error",
-               "--max-examples", str(args.max_examples), "--max-time", str(args.max_time),
-               "--request-timeout", "60", "--report-dir", str(folder / "reports")]
+    server = launch(
+        [
+            sys.executable,
+            "-m",
+            "bentoml",
+            "serve",
+            "serving.service:IL2Select",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "{port}",
+            "--working-dir",
+            str(PROJECT_DIR),
+        ],
+        service_env(tracking_uri, folder),
+        "/readyz",
+        folder / "service.log",
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "run",
+        f"http://127.0.0.1:{server.port}/docs.json",
+        "-H",
+        f"Authorization: Bearer {TOKEN}",
+        # BentoML's generated OpenAPI lists 200 only, so 401/413/415/422 would count as
+        # "undocumented status codes": the check here is the issue's, no 5xx
+        "--checks",
+        "not_a_server_error",
+        "--max-examples",
+        str(args.max_examples),
+        "--max-time",
+        str(args.max_time),
+        "--request-timeout",
+        "60",
+        "--report-dir",
+        str(folder / "reports"),
+    ]
     if args.seed is not None:
         command += ["--seed", str(args.seed)]
     try:

@@ -34,8 +34,9 @@ class LoadResult:
         return int(np.sum(np.asarray(self.latencies_s) * 1e3 > over_ms))
 
 
-def build_request(host: str, port: int, method: str, path: str, body: bytes = b"",
-                  token: str | None = None) -> bytes:
+def build_request(
+    host: str, port: int, method: str, path: str, body: bytes = b"", token: str | None = None
+) -> bytes:
     head = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}", "Connection: keep-alive"]
     if token:
         head.append(f"Authorization: Bearer {token}")
@@ -48,8 +49,14 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.split(b"\r\n")
     status = int(lines[0].split()[1])
-    length = next((int(line.split(b":", 1)[1]) for line in lines[1:]
-                   if line.lower().startswith(b"content-length:")), None)
+    length = next(
+        (
+            int(line.split(b":", 1)[1])
+            for line in lines[1:]
+            if line.lower().startswith(b"content-length:")
+        ),
+        None,
+    )
     if length is None:  # chunked: read to the terminating chunk
         while True:
             size = int((await reader.readline()).strip(), 16)
@@ -61,8 +68,9 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
-async def _worker(host: str, port: int, requests, result: LoadResult, deadline: float,
-                  budget: list[int]) -> None:
+async def _worker(
+    host: str, port: int, requests, result: LoadResult, deadline: float, budget: list[int]
+) -> None:
     reader, writer = await asyncio.open_connection(host, port, limit=2**26)
     writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
@@ -92,14 +100,25 @@ async def _run(host, port, requests, concurrency, duration_s, max_requests) -> L
     source = cycle(requests)
     budget = [max_requests]
     start = time.perf_counter()
-    await asyncio.gather(*(_worker(host, port, source, result, start + duration_s, budget)
-                           for _ in range(concurrency)))
+    await asyncio.gather(
+        *(
+            _worker(host, port, source, result, start + duration_s, budget)
+            for _ in range(concurrency)
+        )
+    )
     result.elapsed_s = time.perf_counter() - start
     return result
 
 
-def run_load(host: str, port: int, requests: list[bytes], *, concurrency: int = 1,
-             duration_s: float = 10.0, max_requests: int = 10**9) -> LoadResult:
+def run_load(
+    host: str,
+    port: int,
+    requests: list[bytes],
+    *,
+    concurrency: int = 1,
+    duration_s: float = 10.0,
+    max_requests: int = 10**9,
+) -> LoadResult:
     """Send the requests (cycled) on ``concurrency`` connections until the time or the count
     runs out."""
     return asyncio.run(_run(host, port, requests, concurrency, duration_s, max_requests))

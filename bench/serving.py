@@ -52,8 +52,11 @@ class Launched:
             return []
 
     def worker_rss_mib(self) -> list[float]:
-        return [p.memory_info().rss / 2**20 for p in self.family()
-                if "_bentoml_impl.worker" in " ".join(p.cmdline())]
+        return [
+            p.memory_info().rss / 2**20
+            for p in self.family()
+            if "_bentoml_impl.worker" in " ".join(p.cmdline())
+        ]
 
     def stop(self) -> None:
         family = self.family()
@@ -81,8 +84,14 @@ def launch(command: list[str], env: dict, ready_path: str, log: Path) -> Launche
     command = [part.replace("{port}", str(port)) for part in command]
     start = time.perf_counter()
     with open(log, "wb") as out:
-        process = subprocess.Popen(command, env=env, cwd=PROJECT_DIR, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            env=env,
+            cwd=PROJECT_DIR,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     while time.perf_counter() - start < READY_TIMEOUT_S:
         if process.poll() is not None:
             raise RuntimeError(f"{command[:4]} exited: {log.read_text()[-3000:]}")
@@ -96,15 +105,21 @@ def launch(command: list[str], env: dict, ready_path: str, log: Path) -> Launche
 
 
 def service_env(tracking_uri: str, folder: Path) -> dict:
-    return {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri,
-            "IL2SELECT_TOKENS": f"bench:{hash_token(TOKEN)}",
-            "IL2SELECT_TOKENS_FILE": str(folder / "no-tokens-file"),
-            "IL2SELECT_AUDIT_DB": str(folder / "audit.db"), "BENTOML_HOME": str(folder / "bento")}
+    return {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        "IL2SELECT_TOKENS": f"bench:{hash_token(TOKEN)}",
+        "IL2SELECT_TOKENS_FILE": str(folder / "no-tokens-file"),
+        "IL2SELECT_AUDIT_DB": str(folder / "audit.db"),
+        "BENTOML_HOME": str(folder / "bento"),
+    }
 
 
 def recommend_requests(port: int, patients: list[dict]) -> list[bytes]:
-    return [build_request(HOST, port, "POST", "/recommend", json.dumps(p).encode(), TOKEN)
-            for p in patients]
+    return [
+        build_request(HOST, port, "POST", "/recommend", json.dumps(p).encode(), TOKEN)
+        for p in patients
+    ]
 
 
 def in_process_p50_ms(tracking_uri: str, patients: list[dict]) -> float:
@@ -128,24 +143,68 @@ def bench(tracking_uri: str, sustained_s: float, phase_s: float, workers: int) -
         env["BENTOML_CONFIG_OPTIONS"] = f"services.il2select.workers={workers}"
 
     console.print("cold start: `il2select serve` …")
-    cli = launch([sys.executable, "-m", "il2select", "serve", "--port", "{port}", "--no-train"],
-                 env, "/readyz", folder / "cli.log")
+    cli = launch(
+        [sys.executable, "-m", "il2select", "serve", "--port", "{port}", "--no-train"],
+        env,
+        "/readyz",
+        folder / "cli.log",
+    )
     cli.stop()
     console.print("cold start: `bentoml serve` of the service …")
-    svc = launch([sys.executable, "-m", "bentoml", "serve", "serving.service:IL2Select",
-                  "--host", HOST, "--port", "{port}", "--working-dir", str(PROJECT_DIR)],
-                 env, "/readyz", folder / "service.log")
+    svc = launch(
+        [
+            sys.executable,
+            "-m",
+            "bentoml",
+            "serve",
+            "serving.service:IL2Select",
+            "--host",
+            HOST,
+            "--port",
+            "{port}",
+            "--working-dir",
+            str(PROJECT_DIR),
+        ],
+        env,
+        "/readyz",
+        folder / "service.log",
+    )
     console.print("starting `mlflow models serve` …")
-    mlf = launch([sys.executable, "-m", "mlflow", "models", "serve", "-m",
-                  "models:/il2select@champion", "--env-manager", "local", "-h", HOST,
-                  "-p", "{port}"], env, "/ping", folder / "mlflow.log")
+    mlf = launch(
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "models",
+            "serve",
+            "-m",
+            "models:/il2select@champion",
+            "--env-manager",
+            "local",
+            "-h",
+            HOST,
+            "-p",
+            "{port}",
+        ],
+        env,
+        "/ping",
+        folder / "mlflow.log",
+    )
     try:
         rec = recommend_requests(svc.port, patients)
         livez = [build_request(HOST, svc.port, "GET", "/livez")]
         # an authenticated route with no body and no model: the floor with the guard
         model = [build_request(HOST, svc.port, "GET", "/model", token=TOKEN)]
-        invocations = [build_request(HOST, mlf.port, "POST", "/invocations", json.dumps(
-            {"dataframe_records": [p]}).encode()) for p in patients]
+        invocations = [
+            build_request(
+                HOST,
+                mlf.port,
+                "POST",
+                "/invocations",
+                json.dumps({"dataframe_records": [p]}).encode(),
+            )
+            for p in patients
+        ]
         run_load(HOST, svc.port, rec, concurrency=4, duration_s=3)  # warm-up
         run_load(HOST, mlf.port, invocations, concurrency=4, duration_s=3)
 
@@ -159,11 +218,12 @@ def bench(tracking_uri: str, sustained_s: float, phase_s: float, workers: int) -
         model16 = run_load(HOST, svc.port, model, concurrency=16, duration_s=phase_s)
         rec16 = run_load(HOST, svc.port, rec, concurrency=16, duration_s=phase_s)
         mlf16 = run_load(HOST, mlf.port, invocations, concurrency=16, duration_s=phase_s)
-        for name, one, sixteen in (("il2select /recommend", rec1, rec16),
-                                   ("mlflow models serve /invocations", mlf1, mlf16),
-                                   ("il2select /livez (HTTP floor)", live1, live16),
-                                   ("il2select GET /model (token, no body, no model)",
-                                    model1, model16)):
+        for name, one, sixteen in (
+            ("il2select /recommend", rec1, rec16),
+            ("mlflow models serve /invocations", mlf1, mlf16),
+            ("il2select /livez (HTTP floor)", live1, live16),
+            ("il2select GET /model (token, no body, no model)", model1, model16),
+        ):
             rows.append(("latency", name, one, sixteen))
 
         console.print("/predict with 10,000 patients …")
@@ -175,9 +235,14 @@ def bench(tracking_uri: str, sustained_s: float, phase_s: float, workers: int) -
                 if timings and timings[-1] > 5.0:  # one slow answer is figure enough
                     break
                 start = time.perf_counter()
-                response = client.post(f"http://{HOST}:{svc.port}/predict", content=body,
-                                       headers={"authorization": f"Bearer {TOKEN}",
-                                                "content-type": "application/json"})
+                response = client.post(
+                    f"http://{HOST}:{svc.port}/predict",
+                    content=body,
+                    headers={
+                        "authorization": f"Bearer {TOKEN}",
+                        "content-type": "application/json",
+                    },
+                )
                 timings.append(time.perf_counter() - start)
                 assert response.status_code == 200, response.text[:300]
         rows.append(("predict", timings, len(body), max(svc.worker_rss_mib())))
@@ -197,11 +262,21 @@ def bench(tracking_uri: str, sustained_s: float, phase_s: float, workers: int) -
 
 def report(rows: list[tuple]) -> bool:
     table = Table(title="il2select serving benchmark (one run, this machine)")
-    for column in ("measure", "p50 ms", "p99 ms", "max ms", ">50 ms", "req/s c=16",
-                   "vs mlflow", "target", "ok"):
+    for column in (
+        "measure",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        ">50 ms",
+        "req/s c=16",
+        "vs mlflow",
+        "target",
+        "ok",
+    ):
         table.add_column(column, justify="left" if column in ("measure", "target") else "right")
-    latency = {name: (one, sixteen) for kind, name, one, sixteen in
-               (r for r in rows if r[0] == "latency")}
+    latency = {
+        name: (one, sixteen) for kind, name, one, sixteen in (r for r in rows if r[0] == "latency")
+    }
     rec1, rec16 = latency["il2select /recommend"]
     mlf1, mlf16 = latency["mlflow models serve /invocations"]
     live1, _ = latency["il2select /livez (HTTP floor)"]
@@ -210,46 +285,82 @@ def report(rows: list[tuple]) -> bool:
         ratio = sixteen.rate / mlf16.rate if mlf16.rate else float("nan")
         target, ok = "", None
         if name.startswith("il2select /recommend"):
-            parts = {"≥10× mlflow": ratio >= 10,
-                     "p50 ≤ 3× /livez": one.percentile_ms(50) <= 3 * live1.percentile_ms(50),
-                     "p99 < 30": one.percentile_ms(99) < 30}
+            parts = {
+                "≥10× mlflow": ratio >= 10,
+                "p50 ≤ 3× /livez": one.percentile_ms(50) <= 3 * live1.percentile_ms(50),
+                "p99 < 30": one.percentile_ms(99) < 30,
+            }
             ok = all(parts.values())
             target = "; ".join(f"{k} {'yes' if v else 'NO'}" for k, v in parts.items())
         checks.append(ok)
-        table.add_row(name, f"{one.percentile_ms(50):.2f}", f"{one.percentile_ms(99):.2f}",
-                      f"{max(one.latencies_s) * 1e3:.1f}", f"{one.stalls()}/{one.count}",
-                      f"{sixteen.rate:,.0f}", f"{ratio:.1f}×", target, _mark(ok))
+        table.add_row(
+            name,
+            f"{one.percentile_ms(50):.2f}",
+            f"{one.percentile_ms(99):.2f}",
+            f"{max(one.latencies_s) * 1e3:.1f}",
+            f"{one.stalls()}/{one.count}",
+            f"{sixteen.rate:,.0f}",
+            f"{ratio:.1f}×",
+            target,
+            _mark(ok),
+        )
     errors = sum(one.errors + sixteen.errors for one, sixteen in latency.values())
-    (_, timings, size, predict_rss), = [r for r in rows if r[0] == "predict"]
+    ((_, timings, size, predict_rss),) = [r for r in rows if r[0] == "predict"]
     ok = float(np.median(timings)) < 2.0  # the typical request, not the luckiest
     checks.append(ok)
-    table.add_row(f"/predict 10,000 patients ({size / 2**20:.1f} MB)",
-                  f"{np.median(timings) * 1e3:.0f}", "", f"{max(timings) * 1e3:.0f}", "", "", "",
-                  "< 2000 ms", _mark(ok))
-    (_, sustained, before, after, worst), = [r for r in rows if r[0] == "sustained"]
+    table.add_row(
+        f"/predict 10,000 patients ({size / 2**20:.1f} MB)",
+        f"{np.median(timings) * 1e3:.0f}",
+        "",
+        f"{max(timings) * 1e3:.0f}",
+        "",
+        "",
+        "",
+        "< 2000 ms",
+        _mark(ok),
+    )
+    ((_, sustained, before, after, worst),) = [r for r in rows if r[0] == "sustained"]
     growth = (after - before) / before * 100 if before else float("nan")
     worst = max(worst, predict_rss)  # right after the largest request, too
     ok = sustained.errors == 0 and growth < 10 and worst < 600
     checks.append(ok)
-    table.add_row(f"sustained {sustained.elapsed_s:.0f} s c=16: {sustained.count:,} req, "
-                  f"{sustained.errors} errors, RSS {before:.0f}→{after:.0f} MiB ({growth:+.1f} %)",
-                  f"{sustained.percentile_ms(50):.2f}", f"{sustained.percentile_ms(99):.2f}",
-                  f"{max(sustained.latencies_s) * 1e3:.1f}", f"{sustained.stalls()}",
-                  f"{sustained.rate:,.0f}", "", "0 errors; < 10 % growth; < 600 MiB/worker",
-                  _mark(ok))
-    (_, cli_s, svc_s), = [r for r in rows if r[0] == "cold"]
+    table.add_row(
+        f"sustained {sustained.elapsed_s:.0f} s c=16: {sustained.count:,} req, "
+        f"{sustained.errors} errors, RSS {before:.0f}→{after:.0f} MiB ({growth:+.1f} %)",
+        f"{sustained.percentile_ms(50):.2f}",
+        f"{sustained.percentile_ms(99):.2f}",
+        f"{max(sustained.latencies_s) * 1e3:.1f}",
+        f"{sustained.stalls()}",
+        f"{sustained.rate:,.0f}",
+        "",
+        "0 errors; < 10 % growth; < 600 MiB/worker",
+        _mark(ok),
+    )
+    ((_, cli_s, svc_s),) = [r for r in rows if r[0] == "cold"]
     ok = svc_s < 10
     checks.append(ok)
-    table.add_row(f"cold start to /readyz: service {svc_s:.1f} s; `il2select serve` {cli_s:.1f} s",
-                  "", "", "", "", "", "", "< 10 s", _mark(ok))
-    (_, inproc), = [r for r in rows if r[0] == "inproc"]
+    table.add_row(
+        f"cold start to /readyz: service {svc_s:.1f} s; `il2select serve` {cli_s:.1f} s",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "< 10 s",
+        _mark(ok),
+    )
+    ((_, inproc),) = [r for r in rows if r[0] == "inproc"]
     ok = inproc < 3
     checks.append(ok)
-    table.add_row("recommend_one in process", f"{inproc:.2f}", "", "", "", "", "", "< 3 ms",
-                  _mark(ok))
+    table.add_row(
+        "recommend_one in process", f"{inproc:.2f}", "", "", "", "", "", "< 3 ms", _mark(ok)
+    )
     console.print(table)
-    console.print(f"load-generator errors in the latency phases: {errors}; worst worker RSS "
-                  f"{worst:.0f} MiB (right after /predict 10,000: {predict_rss:.0f} MiB)")
+    console.print(
+        f"load-generator errors in the latency phases: {errors}; worst worker RSS "
+        f"{worst:.0f} MiB (right after /predict 10,000: {predict_rss:.0f} MiB)"
+    )
     return all(c is not False for c in checks)
 
 
@@ -269,9 +380,11 @@ def main() -> None:
     parser.add_argument("--sustained-s", type=float, default=120.0)
     parser.add_argument("--phase-s", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--fresh-champion", action="store_true",
-                        help="train a small champion in a throw-away store (default: the "
-                        "project's @champion)")
+    parser.add_argument(
+        "--fresh-champion",
+        action="store_true",
+        help="train a small champion in a throw-away store (default: the project's @champion)",
+    )
     args = parser.parse_args()
     tracking_uri = fresh_champion() if args.fresh_champion else get_settings().tracking_uri
     rows = bench(tracking_uri, args.sustained_s, args.phase_s, args.workers)

@@ -32,8 +32,7 @@ def run_case(n: int, out: Path, seed: int = 1) -> dict:
     write_cohort(out, n, seed, params)
     seconds = time.perf_counter() - began
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    return {"n": n, "seconds": seconds, "peak_mb": peak_mb,
-            "file_mb": out.stat().st_size / 2**20}
+    return {"n": n, "seconds": seconds, "peak_mb": peak_mb, "file_mb": out.stat().st_size / 2**20}
 
 
 def main() -> None:
@@ -49,20 +48,28 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-synth-") as tmp:
         for name, case in CASES.items():
             out = Path(tmp) / f"cohort_{name}.parquet"
-            done = subprocess.run([sys.executable, "-m", "bench.synth", "--case", name,
-                                   "--out", str(out)], capture_output=True, text=True,
-                                  check=True)
+            done = subprocess.run(
+                [sys.executable, "-m", "bench.synth", "--case", name, "--out", str(out)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             result = json.loads(done.stdout.strip().splitlines()[-1])
-            ok = ((case["limit_s"] is None or result["seconds"] < case["limit_s"])
-                  and (case["limit_mb"] is None or result["peak_mb"] < case["limit_mb"]))
+            ok = (case["limit_s"] is None or result["seconds"] < case["limit_s"]) and (
+                case["limit_mb"] is None or result["peak_mb"] < case["limit_mb"]
+            )
             rows.append((name, result, case["target"], ok))
             if not args.keep:
                 out.unlink(missing_ok=True)
-    print(f"{'case':<6}{'patients':>12}{'seconds':>10}{'rows/s':>12}{'file MB':>10}"
-          f"{'peak MB':>10}  {'target':<12}{'ok':>4}")
+    print(
+        f"{'case':<6}{'patients':>12}{'seconds':>10}{'rows/s':>12}{'file MB':>10}"
+        f"{'peak MB':>10}  {'target':<12}{'ok':>4}"
+    )
     for name, r, target, ok in rows:
-        print(f"{name:<6}{r['n']:>12,}{r['seconds']:>10.2f}{r['n'] / r['seconds']:>12,.0f}"
-              f"{r['file_mb']:>10.0f}{r['peak_mb']:>10.0f}  {target:<12}{'yes' if ok else 'NO':>4}")
+        print(
+            f"{name:<6}{r['n']:>12,}{r['seconds']:>10.2f}{r['n'] / r['seconds']:>12,.0f}"
+            f"{r['file_mb']:>10.0f}{r['peak_mb']:>10.0f}  {target:<12}{'yes' if ok else 'NO':>4}"
+        )
 
 
 if __name__ == "__main__":

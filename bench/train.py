@@ -19,8 +19,13 @@ from training.data import synthetic_training_data
 from training.evaluate import evaluate, holdout_cohort
 from training.metrics import SURVIVAL
 
-CLASSIFIERS = ("il2_p_response", "il2_p_complete_response", "tki_p_response",
-               "tki_p_complete_response", "il2_p_severe_cardiac_toxicity")
+CLASSIFIERS = (
+    "il2_p_response",
+    "il2_p_complete_response",
+    "tki_p_response",
+    "tki_p_complete_response",
+    "il2_p_severe_cardiac_toxicity",
+)
 PROBABILITIES = (*CLASSIFIERS, "il2_p_cure")
 
 
@@ -42,8 +47,10 @@ def main() -> None:
     evaluation = evaluate(recommender, hold)
     scored = time.perf_counter()
     m = evaluation.metrics
-    table = Table(title=f"models trained on {args.n:,}, scored on {args.holdout_n:,} "
-                        f"(seed {args.holdout_seed})")
+    table = Table(
+        title=f"models trained on {args.n:,}, scored on {args.holdout_n:,} "
+        f"(seed {args.holdout_seed})"
+    )
     for name in ("check", "value", "threshold", "met"):
         table.add_column(name, justify="left" if name == "check" else "right")
 
@@ -60,36 +67,47 @@ def main() -> None:
         row(f"{name}: truth C-index - C-index", gap, "<= 0.02", gap <= 0.02)
         for month in (12, 36):
             worst = m[f"{name}_{month}m_max_decile_gap"]
-            row(f"{name}: worst decile |pred - true S({month})|", worst, "<= 0.03",
-                worst <= 0.03)
+            row(f"{name}: worst decile |pred - true S({month})|", worst, "<= 0.03", worst <= 0.03)
     for name in PROBABILITIES:
         width = m[f"{name}_median_width"]
         row(f"{name}: median interval width", width, "<= 0.05", width <= 0.05)
         row(f"{name}: coverage of the truth", m[f"{name}_coverage"], "(reported)", True)
     key = "policy_durable_cr_gain_vs_manchester"
     gain, lo, hi = m[f"{key}_per_1000"], m[f"{key}_lo"], m[f"{key}_hi"]
-    table.add_row("durable CR per 1,000, recommender - Manchester",
-                  f"{gain:+.2f} ({lo:+.2f} to {hi:+.2f})", "interval > 0",
-                  "yes" if lo > 0 else "NO")
+    table.add_row(
+        "durable CR per 1,000, recommender - Manchester",
+        f"{gain:+.2f} ({lo:+.2f} to {hi:+.2f})",
+        "interval > 0",
+        "yes" if lo > 0 else "NO",
+    )
     policies = evaluation.policies
     rec, man = policies.loc["recommender"], policies.loc["manchester"]
-    row("cardiac events per 1,000: recommender - Manchester",
-        rec["cardiac_events_per_1000"] - man["cardiac_events_per_1000"], "<= 0",
-        rec["cardiac_events_per_1000"] <= man["cardiac_events_per_1000"])
+    row(
+        "cardiac events per 1,000: recommender - Manchester",
+        rec["cardiac_events_per_1000"] - man["cardiac_events_per_1000"],
+        "<= 0",
+        rec["cardiac_events_per_1000"] <= man["cardiac_events_per_1000"],
+    )
     ratio = rec["il2_courses_per_1000"] / man["il2_courses_per_1000"]
     row("IL-2 courses, recommender / Manchester", ratio, "<= 1.05", ratio <= 1.05)
     drop = man["rmst60_months"] - rec["rmst60_months"]
     row("RMST60 months, Manchester - recommender", drop, "<= 0.1", drop <= 0.1)
-    row("durable CR gap to the oracle per 1,000", m["policy_durable_cr_gap_to_oracle_per_1000"],
-        "(reported)", True)
+    row(
+        "durable CR gap to the oracle per 1,000",
+        m["policy_durable_cr_gap_to_oracle_per_1000"],
+        "(reported)",
+        True,
+    )
     console.print(table)
     console.print(policies.round(2).to_string())
     timing = Table(title="time")
     for name in ("step", "seconds"):
         timing.add_column(name)
-    for step, seconds in (("simulate training cohort", simulated - started),
-                          ("fit every model", fitted - simulated),
-                          ("simulate + score hold-out", scored - fitted)):
+    for step, seconds in (
+        ("simulate training cohort", simulated - started),
+        ("fit every model", fitted - simulated),
+        ("simulate + score hold-out", scored - fitted),
+    ):
         timing.add_row(step, f"{seconds:.1f}")
     timing.add_row("full training (simulate + fit), target < 300", f"{fitted - started:.1f}")
     console.print(timing)

@@ -28,8 +28,7 @@ def _root() -> None:
     use_single_threaded_blas()
 
 
-app.command(help="Triage a clinic list along the Manchester pathway (clinical rules only).")(
-    triage)
+app.command(help="Triage a clinic list along the Manchester pathway (clinical rules only).")(triage)
 
 for _commands in (commands_synth, commands_models, commands_serve):
     _commands.register(app)

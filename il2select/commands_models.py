@@ -21,8 +21,12 @@ EXIT_GATE_FAILED = 3
 def train(
     n: Annotated[int, typer.Option(help="Synthetic observed patients to train on.")] = 20_000,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic training cohort.")] = 1,
-    data: Annotated[Path | None, typer.Option(
-        help="Train on this real-format table instead (features, treatment, outcomes).")] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Train on this real-format table instead (features, treatment, outcomes)."
+        ),
+    ] = None,
     holdout_n: Annotated[int, typer.Option(help="Synthetic hold-out size.")] = 50_000,
     holdout_seed: Annotated[int, typer.Option(help="Seed of the hold-out.")] = 2,
 ) -> None:
@@ -33,9 +37,15 @@ def train(
 
     try:
         frame = read_table(data) if data is not None else None
-        result = train_and_register(get_settings(), n=n, seed=seed, data=frame,
-                                    holdout_n=holdout_n, holdout_seed=holdout_seed,
-                                    log=lambda m: err.print(m, highlight=False))
+        result = train_and_register(
+            get_settings(),
+            n=n,
+            seed=seed,
+            data=frame,
+            holdout_n=holdout_n,
+            holdout_seed=holdout_seed,
+            log=lambda m: err.print(m, highlight=False),
+        )
     except ContractError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
@@ -73,9 +83,10 @@ def evaluate(
     out.print(f"plots: {', '.join(str(p) for p in figures.values())}")
 
 
-def promote(version: Annotated[str, typer.Option(help="Model version to make @champion.")],
-            reason: Annotated[str, typer.Option(help="Why (logged).")] = "promoted by hand"
-            ) -> None:
+def promote(
+    version: Annotated[str, typer.Option(help="Model version to make @champion.")],
+    reason: Annotated[str, typer.Option(help="Why (logged).")] = "promoted by hand",
+) -> None:
     """Move @champion to a version by hand (roll back or forward)."""
     from training.registry import connect, move_alias
 
@@ -118,8 +129,9 @@ def predict(
     input_path: Annotated[Path, typer.Option("--in", help="Patients, .csv or .parquet.")],
     output_path: Annotated[Path, typer.Option("--out", help="Predictions, .csv or .parquet.")],
     model_uri: Annotated[str | None, typer.Option(help="Default: the @champion.")] = None,
-    errors_path: Annotated[Path | None, typer.Option(
-        "--errors", help="Write bad rows here and predict the rest.")] = None,
+    errors_path: Annotated[
+        Path | None, typer.Option("--errors", help="Write bad rows here and predict the rest.")
+    ] = None,
 ) -> None:
     """Per row, in input order: patient_id and both strategies' predictions with 95 %
     intervals, the recommendation and its reasons (model outputs on synthetic data)."""
@@ -157,8 +169,10 @@ def predict(
         bad = TableWriter(errors_path)
         bad.write(rejected)
         bad.close(list(rejected.columns))
-    err.print(f"{len(raw)} rows in: {len(frame)} predicted to {output_path}, "
-              f"{len(reasons)} bad", highlight=False)
+    err.print(
+        f"{len(raw)} rows in: {len(frame)} predicted to {output_path}, {len(reasons)} bad",
+        highlight=False,
+    )
     if len(reasons):
         raise typer.Exit(1)
 

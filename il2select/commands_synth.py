@@ -55,8 +55,15 @@ def synth(
     parameters = load_parameters(params)
     with _progress() as bar:
         task = bar.add_task(f"synth seed {seed}", total=n)
-        write_cohort(out, n, seed, parameters, observed, workers,
-                     progress=lambda rows: bar.advance(task, rows))
+        write_cohort(
+            out,
+            n,
+            seed,
+            parameters,
+            observed,
+            workers,
+            progress=lambda rows: bar.advance(task, rows),
+        )
     _console().print(f"wrote {n:,} patients to {out} (parameters version {parameters.version})")
 
 
@@ -97,22 +104,35 @@ def synth_report(
     Path(out).mkdir(parents=True, exist_ok=True)
     long.to_csv(Path(out) / "targets_by_seed.csv", index=False)
     summary.to_csv(Path(out) / "seeds_summary.csv", index=False)
-    path = write_report(first, tables[0], out, title=f"Synthetic cohort report: n = {n:,}, "
-                        f"seed {tables[0].seed.iat[0]} (summary of seeds {seeds} in "
-                        "seeds_summary.csv)", summary=summary)
+    path = write_report(
+        first,
+        tables[0],
+        out,
+        title=f"Synthetic cohort report: n = {n:,}, "
+        f"seed {tables[0].seed.iat[0]} (summary of seeds {seeds} in "
+        "seeds_summary.csv)",
+        summary=summary,
+    )
     _console().print(f"report: {path}")
 
 
 def seeds_summary(long: pd.DataFrame) -> pd.DataFrame:
     """Per target over seeds: value range, worst margin in SEs, met in every seed."""
     grouped = long.groupby("id", sort=False)
-    return pd.DataFrame({
-        "kind": grouped.kind.first(), "statistic": grouped.statistic.first(),
-        "low": grouped.low.first(), "high": grouped.high.first(),
-        "min_value": grouped.value.min(), "max_value": grouped.value.max(),
-        "worst_margin_se": grouped.margin_se.min(), "seeds": grouped.size(),
-        "met_all": grouped.met.all(), "margin_2se_all": grouped.margin_se.min() >= 2,
-    }).reset_index()
+    return pd.DataFrame(
+        {
+            "kind": grouped.kind.first(),
+            "statistic": grouped.statistic.first(),
+            "low": grouped.low.first(),
+            "high": grouped.high.first(),
+            "min_value": grouped.value.min(),
+            "max_value": grouped.value.max(),
+            "worst_margin_se": grouped.margin_se.min(),
+            "seeds": grouped.size(),
+            "met_all": grouped.met.all(),
+            "margin_2se_all": grouped.margin_se.min() >= 2,
+        }
+    ).reset_index()
 
 
 def calibrate(
@@ -140,25 +160,41 @@ def calibrate(
             if count % 50 == 0:
                 bar.console.log(f"evaluation {count}: cost {cost:.5f}, best {best:.5f}")
 
-        result = run_calibration(load_parameters(start), target_set, n=n, seed=seed,
-                                 max_evaluations=max_evaluations, on_evaluation=on_evaluation)
+        result = run_calibration(
+            load_parameters(start),
+            target_set,
+            n=n,
+            seed=seed,
+            max_evaluations=max_evaluations,
+            on_evaluation=on_evaluation,
+        )
     report = out.with_name("calibration_report.md")
-    write_calibration(result, target_set, out, report, n, seed,
-                      str(targets or TARGETS_PATH.name))
-    _console().print(f"cost {result.cost_start:.4f} -> {result.cost_final:.4f} in "
-                  f"{result.evaluations} evaluations ({result.status}); wrote {out}, {report}")
+    write_calibration(result, target_set, out, report, n, seed, str(targets or TARGETS_PATH.name))
+    _console().print(
+        f"cost {result.cost_start:.4f} -> {result.cost_final:.4f} in "
+        f"{result.evaluations} evaluations ({result.status}); wrote {out}, {report}"
+    )
 
 
 def _print_table(table: pd.DataFrame, title: str) -> None:
     view = Table(title=title)
     for name in ("target", "kind", "statistic", "value", "SE", "accept", "met", "margin SE"):
-        view.add_column(name, justify="left" if name in ("target", "kind", "statistic")
-                        else "right")
+        view.add_column(
+            name, justify="left" if name in ("target", "kind", "statistic") else "right"
+        )
     for r in table.itertuples():
         style = None if r.met and r.margin_se >= 2 else ("yellow" if r.met else "red")
-        view.add_row(r.id, r.kind, r.statistic, f"{r.value:.4g}", f"{r.se:.2g}",
-                     f"[{r.low:g}, {r.high:g}]", "yes" if r.met else "NO",
-                     f"{r.margin_se:.1f}", style=style)
+        view.add_row(
+            r.id,
+            r.kind,
+            r.statistic,
+            f"{r.value:.4g}",
+            f"{r.se:.2g}",
+            f"[{r.low:g}, {r.high:g}]",
+            "yes" if r.met else "NO",
+            f"{r.margin_se:.1f}",
+            style=style,
+        )
     _console().print(view)
 
 
@@ -167,17 +203,21 @@ def _print_summary(summary: pd.DataFrame) -> None:
     for name in ("target", "kind", "min", "max", "accept", "worst margin SE", "met all"):
         view.add_column(name)
     for r in summary.itertuples():
-        view.add_row(r.id, r.kind, f"{r.min_value:.4g}", f"{r.max_value:.4g}",
-                     f"[{r.low:g}, {r.high:g}]", f"{r.worst_margin_se:.1f}",
-                     "yes" if r.met_all else "NO",
-                     style=None if r.margin_2se_all else "red")
+        view.add_row(
+            r.id,
+            r.kind,
+            f"{r.min_value:.4g}",
+            f"{r.max_value:.4g}",
+            f"[{r.low:g}, {r.high:g}]",
+            f"{r.worst_margin_se:.1f}",
+            "yes" if r.met_all else "NO",
+            style=None if r.margin_2se_all else "red",
+        )
     _console().print(view)
 
 
 def register(app: typer.Typer) -> None:
     """Add ``synth``, ``synth-report`` and ``calibrate`` to the ``il2select`` app."""
     app.command(name="synth", help="Generate a synthetic cohort.")(synth)
-    app.command(name="synth-report", help="Target table and KM report of a cohort.")(
-        synth_report)
+    app.command(name="synth-report", help="Target table and KM report of a cohort.")(synth_report)
     app.command(name="calibrate", help="Calibrate the generator to the targets.")(calibrate)
-

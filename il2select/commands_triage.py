@@ -30,10 +30,15 @@ out = Console()
 def triage(
     input_path: Annotated[Path, typer.Option("--in", help="Patients, .csv or .parquet.")],
     output_path: Annotated[Path, typer.Option("--out", help="Triaged rows, .csv or .parquet.")],
-    errors_path: Annotated[Path | None, typer.Option(
-        "--errors", help="Write bad rows here with their reasons and triage the rest.")] = None,
-    summary: Annotated[bool, typer.Option(
-        "--summary", help="Print counts per pathway branch and the work-list.")] = False,
+    errors_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--errors", help="Write bad rows here with their reasons and triage the rest."
+        ),
+    ] = None,
+    summary: Annotated[
+        bool, typer.Option("--summary", help="Print counts per pathway branch and the work-list.")
+    ] = False,
 ) -> None:
     """Every input column is kept unchanged and in order, then the derived columns.
     Exit 1 when any row is bad (with --errors the good rows are still written),
@@ -46,9 +51,11 @@ def triage(
     if run.rows_bad and errors_path is None:
         _print_errors(run.shown_errors, run.rows_bad)
     else:
-        err.print(f"{run.rows_in} rows in: {run.rows_out} triaged to {output_path}, "
-                  f"{run.rows_bad} bad" + (f" to {errors_path}" if errors_path else ""),
-                  highlight=False)
+        err.print(
+            f"{run.rows_in} rows in: {run.rows_out} triaged to {output_path}, "
+            f"{run.rows_bad} bad" + (f" to {errors_path}" if errors_path else ""),
+            highlight=False,
+        )
     if summary:
         _print_summary(run.branches, run.worklist)
     if run.rows_bad:
@@ -65,8 +72,9 @@ class TriageRun:
     shown_errors: pd.DataFrame | None = None
 
 
-def _triage_file(input_path: Path, output_path: Path, errors_path: Path | None,
-                 summary: bool) -> TriageRun:
+def _triage_file(
+    input_path: Path, output_path: Path, errors_path: Path | None, summary: bool
+) -> TriageRun:
     run = TriageRun()
     writer = TableWriter(_partial(output_path))
     errors_writer = TableWriter(_partial(errors_path)) if errors_path else None
@@ -111,8 +119,11 @@ def _print_errors(rejected: pd.DataFrame, count: int) -> None:
         err.print(f"row {row}: {reasons}", highlight=False, soft_wrap=True)
     if count > SHOWN_ERRORS:
         err.print(f"… and {count - SHOWN_ERRORS} more bad rows", highlight=False)
-    err.print(f"[red]{count} bad row(s); nothing written.[/red] Use --errors FILE to set them "
-              "aside and triage the rest.", highlight=False)
+    err.print(
+        f"[red]{count} bad row(s); nothing written.[/red] Use --errors FILE to set them "
+        "aside and triage the rest.",
+        highlight=False,
+    )
 
 
 def _print_summary(branches: Counter, worklist: pd.DataFrame | None) -> None:
@@ -120,8 +131,10 @@ def _print_summary(branches: Counter, worklist: pd.DataFrame | None) -> None:
     table.add_column("branch")
     table.add_column("patients", justify="right")
     for branch in (*PATHWAYS, "unknown"):
-        table.add_row(branch if branch != "unknown" else "unknown (needs inputs)",
-                      str(branches.get(branch, 0)))
+        table.add_row(
+            branch if branch != "unknown" else "unknown (needs inputs)",
+            str(branches.get(branch, 0)),
+        )
     out.print(table)
     if worklist is None or worklist.empty:
         out.print("Work-list: nothing to settle.")
@@ -134,6 +147,7 @@ def _print_summary(branches: Counter, worklist: pd.DataFrame | None) -> None:
     out.print(work)
     if len(worklist) > SHOWN_WORKLIST:
         out.print(f"… and {len(worklist) - SHOWN_WORKLIST} more")
-    counts = Counter(a.partition(":")[0] for actions in worklist["actions"]
-                     for a in actions.split("; "))
+    counts = Counter(
+        a.partition(":")[0] for actions in worklist["actions"] for a in actions.split("; ")
+    )
     out.print("Actions: " + ", ".join(f"{a} ×{n}" for a, n in counts.most_common()))

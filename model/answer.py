@@ -46,7 +46,8 @@ class StrategyOutlook(BaseModel):
     p_severe_cardiac_toxicity: Estimate | None = None
     os_at_months: dict[str, Estimate] = Field(description="overall survival at 12/24/36/60 months")
     pfs_at_months: dict[str, Estimate] = Field(
-        description="progression-free survival at 12/24/36/60 months")
+        description="progression-free survival at 12/24/36/60 months"
+    )
     median_os_months: Median
     median_pfs_months: Median
 
@@ -93,7 +94,8 @@ class PatientAnswer(BaseModel):
     il2: StrategyOutlook
     tki: StrategyOutlook
     difference_il2_minus_tki: dict[str, Estimate] = Field(
-        description="IL-2 minus TKI in P(response), P(complete response) and P(cure)")
+        description="IL-2 minus TKI in P(response), P(complete response) and P(cure)"
+    )
     eligibility: Eligibility
     pathway: Pathway
     derived: dict[str, str | int | bool | None]

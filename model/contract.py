@@ -46,7 +46,7 @@ class TableReport:
         issues = self.errors if issues is None else issues
         if issues.empty:
             return pd.Series(dtype=object)
-        text = (issues["column"] + "=" + issues["value"].map(_show) + ": " + issues["rule"])
+        text = issues["column"] + "=" + issues["value"].map(_show) + ": " + issues["rule"]
         rows = issues["row"]
         several = rows.duplicated(keep=False).to_numpy()
         # most bad rows break one rule: join only where a row has several
@@ -55,8 +55,7 @@ class TableReport:
         return pd.concat([single, joined]).sort_index()
 
 
-def validate_table(raw: pd.DataFrame,
-                   outcomes: tuple[ColumnSpec, ...] = ()) -> TableReport:
+def validate_table(raw: pd.DataFrame, outcomes: tuple[ColumnSpec, ...] = ()) -> TableReport:
     """Check a table of patients against the contract (and, for training data, the
     observed outcome columns ``outcomes``, all required but those that may be unknown).
 
@@ -98,8 +97,11 @@ def _drop_seen(issues: pd.DataFrame, seen: pd.DataFrame) -> pd.DataFrame:
 
 
 def _absent(spec: ColumnSpec, n_rows: int) -> np.ndarray:
-    return np.full(n_rows, None if spec.kind in ("text", "choice") else np.nan,
-                   dtype=object if spec.kind in ("text", "choice") else float)
+    return np.full(
+        n_rows,
+        None if spec.kind in ("text", "choice") else np.nan,
+        dtype=object if spec.kind in ("text", "choice") else float,
+    )
 
 
 def _parse_column(spec: ColumnSpec, column: pd.Series) -> tuple[pd.Series, pd.DataFrame]:
@@ -116,8 +118,9 @@ def _parse_column(spec: ColumnSpec, column: pd.Series) -> tuple[pd.Series, pd.Da
         if spec.kind == "bool":
             unreadable = ~np.isnan(values) & ~np.isin(values, (0.0, 1.0))
             values = np.where(unreadable, np.nan, values)
-            return pd.Series(values), _issues_at(unreadable, spec.name, column,
-                                                 "must be true or false")
+            return pd.Series(values), _issues_at(
+                unreadable, spec.name, column, "must be true or false"
+            )
         return pd.Series(values), _empty_issues()
     text = column.astype(object).where(column.notna(), "").astype(str).str.strip()
     empty = (text == "").to_numpy()
@@ -141,8 +144,14 @@ def _clean_label(value: object) -> object:
 
 def _issues_at(mask: np.ndarray, name: str, column: pd.Series, rule: str) -> pd.DataFrame:
     rows = np.flatnonzero(mask)
-    return pd.DataFrame({"row": rows + 1, "column": name,
-                         "value": column.to_numpy(dtype=object)[rows], "rule": rule})
+    return pd.DataFrame(
+        {
+            "row": rows + 1,
+            "column": name,
+            "value": column.to_numpy(dtype=object)[rows],
+            "rule": rule,
+        }
+    )
 
 
 def _empty_issues() -> pd.DataFrame:
@@ -161,9 +170,15 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
 def table_schema(specs: tuple[ColumnSpec, ...] = COLUMNS) -> pa.DataFrameSchema:
     """The pandera schema of a parsed table, generated from the column specs."""
     return pa.DataFrameSchema(
-        {spec.name: pa.Column(checks=_checks(spec), nullable=spec.may_be_unknown,
-                              required=False, description=spec.meaning)
-         for spec in specs},
+        {
+            spec.name: pa.Column(
+                checks=_checks(spec),
+                nullable=spec.may_be_unknown,
+                required=False,
+                description=spec.meaning,
+            )
+            for spec in specs
+        },
         strict=False,
     )
 
@@ -173,15 +188,21 @@ def _checks(spec: ColumnSpec) -> list[pa.Check]:
         allowed = ", ".join(spec.choices)
         return [pa.Check.isin(spec.choices, error=f"must be one of {allowed}")]
     return [
-        pa.Check(lambda s, rule=rule: pd.Series(rule.holds(s.to_numpy()) | s.isna().to_numpy(),
-                                                index=s.index),
-                 ignore_na=False, error=rule.message, name=rule.name)
+        pa.Check(
+            lambda s, rule=rule: pd.Series(
+                rule.holds(s.to_numpy()) | s.isna().to_numpy(), index=s.index
+            ),
+            ignore_na=False,
+            error=rule.message,
+            name=rule.name,
+        )
         for rule in spec.rules
     ]
 
 
-def _schema_issues(typed: pd.DataFrame, raw: pd.DataFrame,
-                   specs: tuple[ColumnSpec, ...]) -> pd.DataFrame:
+def _schema_issues(
+    typed: pd.DataFrame, raw: pd.DataFrame, specs: tuple[ColumnSpec, ...]
+) -> pd.DataFrame:
     try:
         table_schema(specs).validate(typed, lazy=True, inplace=True)
     except pa.errors.SchemaErrors as exc:
@@ -194,8 +215,9 @@ def _schema_issues(typed: pd.DataFrame, raw: pd.DataFrame,
             for column, check in zip(cases["column"], cases["check"], strict=True)
         ]
         values = [raw[c].iat[r] for c, r in zip(cases["column"], rows, strict=True)]
-        return pd.DataFrame({"row": rows + 1, "column": cases["column"].to_numpy(),
-                             "value": values, "rule": rules})
+        return pd.DataFrame(
+            {"row": rows + 1, "column": cases["column"].to_numpy(), "value": values, "rule": rules}
+        )
     return _empty_issues()
 
 
@@ -211,8 +233,7 @@ def _cross_issues(typed: pd.DataFrame, raw: pd.DataFrame, rule: CrossRule) -> pd
     first, others = rule.columns[0], [c for c in rule.columns[1:] if c in raw.columns]
     values = raw[first].to_numpy(dtype=object)[rows] if first in raw.columns else [None] * rows.size
     context = raw.loc[rows, others].astype(object)
-    rules = [f"{rule.message} ({_pairs(others, vals)})"
-             for vals in context.itertuples(index=False)]
+    rules = [f"{rule.message} ({_pairs(others, vals)})" for vals in context.itertuples(index=False)]
     return pd.DataFrame({"row": rows + 1, "column": first, "value": values, "rule": rules})
 
 

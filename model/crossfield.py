@@ -41,12 +41,24 @@ def _washout_without_tki(values: Mapping) -> np.ndarray:
 
 
 CROSS_RULES: tuple[CrossRule, ...] = (
-    CrossRule("pattern_sum", ("alveolar_pct", "solid_pct", "papillary_pct"),
-              "alveolar_pct + solid_pct + papillary_pct must not exceed 100", _pattern_sum),
-    CrossRule("washout_required", ("months_since_tki", "prior_tki"),
-              "months_since_tki is required when prior_tki is true", _tki_without_washout),
-    CrossRule("washout_without_tki", ("months_since_tki", "prior_tki"),
-              "months_since_tki must be empty when prior_tki is false", _washout_without_tki),
+    CrossRule(
+        "pattern_sum",
+        ("alveolar_pct", "solid_pct", "papillary_pct"),
+        "alveolar_pct + solid_pct + papillary_pct must not exceed 100",
+        _pattern_sum,
+    ),
+    CrossRule(
+        "washout_required",
+        ("months_since_tki", "prior_tki"),
+        "months_since_tki is required when prior_tki is true",
+        _tki_without_washout,
+    ),
+    CrossRule(
+        "washout_without_tki",
+        ("months_since_tki", "prior_tki"),
+        "months_since_tki must be empty when prior_tki is false",
+        _washout_without_tki,
+    ),
 )
 
 # ECOG grade -> the Karnofsky band that usually goes with it (Oken 1982 conversion).
@@ -70,9 +82,16 @@ def _untreated_brain_without_brain(values: Mapping) -> np.ndarray:
 
 # Warnings never reject a row; they are reported beside it.
 CROSS_WARNINGS: tuple[CrossRule, ...] = (
-    CrossRule("performance_discordant", ("karnofsky", "ecog"),
-              "Karnofsky and ECOG disagree (check which one is current)", _discordant_performance),
-    CrossRule("brain_flag_without_brain_mets", ("brain_mets_untreated", "met_brain"),
-              "brain_mets_untreated is true but met_brain is false: the contraindication "
-              "needs met_brain", _untreated_brain_without_brain),
+    CrossRule(
+        "performance_discordant",
+        ("karnofsky", "ecog"),
+        "Karnofsky and ECOG disagree (check which one is current)",
+        _discordant_performance,
+    ),
+    CrossRule(
+        "brain_flag_without_brain_mets",
+        ("brain_mets_untreated", "met_brain"),
+        "brain_mets_untreated is true but met_brain is false: the contraindication needs met_brain",
+        _untreated_brain_without_brain,
+    ),
 )

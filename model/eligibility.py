@@ -24,14 +24,18 @@ def _above(name: str, threshold: float) -> Rule:
 
 def _fev1_low(v: Mapping, n: int) -> tuple[Atom, ...]:
     # FEV1 < 2.0 L, or FEV1 < 75 % of predicted (the stricter published wording)
-    return (Atom(compare(column(v, "fev1_litres", n), "<", 2.0), ("fev1_litres",)),
-            Atom(compare(column(v, "fev1_pct_predicted", n), "<", 75.0), ("fev1_pct_predicted",)))
+    return (
+        Atom(compare(column(v, "fev1_litres", n), "<", 2.0), ("fev1_litres",)),
+        Atom(compare(column(v, "fev1_pct_predicted", n), "<", 75.0), ("fev1_pct_predicted",)),
+    )
 
 
 def _brain_untreated(v: Mapping, n: int) -> tuple[Atom, ...]:
     # untreated brain metastases count only with met_brain
-    return (Atom(column(v, "met_brain", n), ("met_brain",)),
-            Atom(column(v, "brain_mets_untreated", n), ("brain_mets_untreated",)))
+    return (
+        Atom(column(v, "met_brain", n), ("met_brain",)),
+        Atom(column(v, "brain_mets_untreated", n), ("brain_mets_untreated",)),
+    )
 
 
 # name -> (atoms, how the atoms combine)
@@ -57,9 +61,11 @@ def _washout_short(v: Mapping, n: int) -> tuple[Atom, ...]:
 
 def _stress_echo(v: Mapping, n: int) -> tuple[Atom, ...]:
     # age > 55, or prior TKI, or cardiac disease history: stress echocardiogram first
-    return (Atom(compare(column(v, "age_years", n), ">", 55.0), ("age_years",)),
-            Atom(column(v, "prior_tki", n), ("prior_tki",)),
-            Atom(column(v, "cardiac_disease", n), ("cardiac_disease",)))
+    return (
+        Atom(compare(column(v, "age_years", n), ">", 55.0), ("age_years",)),
+        Atom(column(v, "prior_tki", n), ("prior_tki",)),
+        Atom(column(v, "cardiac_disease", n), ("cardiac_disease",)),
+    )
 
 
 def _organs_3_plus(v: Mapping, n: int) -> tuple[Atom, ...]:

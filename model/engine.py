@@ -21,8 +21,9 @@ GRID_MONTHS = np.arange(0, 121, dtype=float)
 DURABLE_MONTHS = np.array([60.0])
 
 
-def group_probabilities(model: StrategyModel, draws: StrategyDraws,
-                        design: np.ndarray) -> dict[str, np.ndarray]:
+def group_probabilities(
+    model: StrategyModel, draws: StrategyDraws, design: np.ndarray
+) -> dict[str, np.ndarray]:
     """P(CR), P(PR), P(no response), each (D, n)."""
     eta = linear_predictor(draws.response, design)
     p_response = expit(eta)
@@ -68,16 +69,20 @@ class PreparedStrategy:
         return mixture(self.curves[endpoint], self.groups)(months)
 
 
-def prepare_strategy(model: StrategyModel, draws: StrategyDraws,
-                     design: np.ndarray) -> PreparedStrategy:
+def prepare_strategy(
+    model: StrategyModel, draws: StrategyDraws, design: np.ndarray
+) -> PreparedStrategy:
     groups = group_probabilities(model, draws, design)
-    curves = {endpoint: prepare_groups(getattr(model, endpoint), getattr(draws, endpoint),
-                                       groups, design) for endpoint in ("pfs", "os")}
+    curves = {
+        endpoint: prepare_groups(getattr(model, endpoint), getattr(draws, endpoint), groups, design)
+        for endpoint in ("pfs", "os")
+    }
     return PreparedStrategy(model, draws, design, groups, curves)
 
 
-def strategy_quantities(prepared: PreparedStrategy,
-                        months: np.ndarray = SURVIVAL_MONTHS) -> dict[str, np.ndarray]:
+def strategy_quantities(
+    prepared: PreparedStrategy, months: np.ndarray = SURVIVAL_MONTHS
+) -> dict[str, np.ndarray]:
     """Every (D, n) quantity: response, complete response, cure, toxicity, and survival
     at ``months`` (none when empty)."""
     model, groups, complete = prepared.model, prepared.groups, prepared.curves["pfs"]["CR"]
@@ -90,8 +95,9 @@ def strategy_quantities(prepared: PreparedStrategy,
     }
     if model.toxicity is not None:
         tox_design = prepared.design[..., list(model.toxicity_columns)]
-        out["p_severe_cardiac_toxicity"] = model.toxicity.predict(tox_design,
-                                                                  prepared.draws.toxicity)
+        out["p_severe_cardiac_toxicity"] = model.toxicity.predict(
+            tox_design, prepared.draws.toxicity
+        )
     months = np.asarray(months, dtype=float)
     if months.size:
         for endpoint in ("pfs", "os"):
@@ -101,18 +107,27 @@ def strategy_quantities(prepared: PreparedStrategy,
     return out
 
 
-def predict_strategy(model: StrategyModel, draws: StrategyDraws, design: np.ndarray,
-                     months: np.ndarray = SURVIVAL_MONTHS) -> dict[str, np.ndarray]:
+def predict_strategy(
+    model: StrategyModel,
+    draws: StrategyDraws,
+    design: np.ndarray,
+    months: np.ndarray = SURVIVAL_MONTHS,
+) -> dict[str, np.ndarray]:
     """Every (D, n) quantity at ``months`` (12/24/36/60 by default) for every draw."""
     return strategy_quantities(prepare_strategy(model, draws, design), months)
 
 
-def point_curves(model: StrategyModel, draws: StrategyDraws, pooled: PooledDesign,
-                 months: np.ndarray = GRID_MONTHS) -> dict[str, np.ndarray]:
+def point_curves(
+    model: StrategyModel,
+    draws: StrategyDraws,
+    pooled: PooledDesign,
+    months: np.ndarray = GRID_MONTHS,
+) -> dict[str, np.ndarray]:
     """Point-estimate PFS and OS curves (n, T), averaged over imputations when given."""
     prepared = prepare_strategy(model, point_draws(draws), pooled.design)
-    return {endpoint: pooled.pool(prepared.survival(endpoint, months)[0])
-            for endpoint in ("pfs", "os")}
+    return {
+        endpoint: pooled.pool(prepared.survival(endpoint, months)[0]) for endpoint in ("pfs", "os")
+    }
 
 
 # a median is bracketed on this coarse grid (3-monthly to 10 years, then 12 % steps to 100
@@ -125,8 +140,9 @@ _SURVIVAL_COLUMNS = np.searchsorted(MEDIAN_GRID_MONTHS, SURVIVAL_MONTHS)
 assert np.array_equal(MEDIAN_GRID_MONTHS[_SURVIVAL_COLUMNS], SURVIVAL_MONTHS)
 
 
-def point_outlook(model: StrategyModel, draws: StrategyDraws,
-                  pooled: PooledDesign) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def point_outlook(
+    model: StrategyModel, draws: StrategyDraws, pooled: PooledDesign
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Point estimates (n,) of every quantity, survival at 12/24/36/60 months included, and
     the median PFS and OS (n,), of the point curves averaged over imputations. A median is
     inf when the curve stays above 0.5 (a cure fraction of one half or more, or beyond 100
@@ -136,6 +152,7 @@ def point_outlook(model: StrategyModel, draws: StrategyDraws,
     point = {k: pooled.pool(v[0]) for k, v in strategy_quantities(prepared, ()).items()}
     medians = {}
     for endpoint in ("pfs", "os"):
+
         def curve(months, endpoint=endpoint):
             return pooled.pool(prepared.survival(endpoint, pooled.rows_of(months))[0])
 
@@ -152,8 +169,7 @@ def point_outlook(model: StrategyModel, draws: StrategyDraws,
             after = np.maximum(np.argmax(curve(months) <= 0.5, axis=1), 1)
             lo, hi = months[rows, after - 1], months[rows, after]
         fine_months = lo[:, None] + (hi - lo)[:, None] * REFINE_STEPS[None, :]
-        medians[endpoint] = np.where(reached, _crossing(curve(fine_months), fine_months),
-                                     np.inf)
+        medians[endpoint] = np.where(reached, _crossing(curve(fine_months), fine_months), np.inf)
     return point, medians
 
 
@@ -169,9 +185,14 @@ def _crossing(curves: np.ndarray, months: np.ndarray) -> np.ndarray:
 
 def point_draws(draws: StrategyDraws) -> StrategyDraws:
     """Only the point estimate (draw 0) of every part."""
+
     def first(a):
         return None if a is None else a[:1]
 
-    return StrategyDraws(first(draws.response), first(draws.complete), first(draws.toxicity),
-                         {k: v[:1] for k, v in draws.pfs.items()},
-                         {k: v[:1] for k, v in draws.os.items()})
+    return StrategyDraws(
+        first(draws.response),
+        first(draws.complete),
+        first(draws.toxicity),
+        {k: v[:1] for k, v in draws.pfs.items()},
+        {k: v[:1] for k, v in draws.os.items()},
+    )

@@ -16,29 +16,30 @@ from model.rules import Derived, derive
 
 FEATURE_NAMES = (
     "intercept",
-    "manchester_favourable",   # Manchester modified histology, score 2 and papillary <= 10 %
-    "upton_good",              # Upton groups (good / poor vs intermediate)
+    "manchester_favourable",  # Manchester modified histology, score 2 and papillary <= 10 %
+    "upton_good",  # Upton groups (good / poor vs intermediate)
     "upton_poor",
     "non_clear_cell",
-    "caix_high",               # CAIX > 85 % (Bui)
-    "mskcc_factors",           # Motzer risk-factor count, 0-5
+    "caix_high",  # CAIX > 85 % (Bui)
+    "mskcc_factors",  # Motzer risk-factor count, 0-5
     "mskcc_poor",
-    "organs",                  # organs with metastases
+    "organs",  # organs with metastases
     "three_plus_organs",
     "prior_nephrectomy",
     "prior_tki",
     "prior_bevacizumab",
     "ecog_1",
     "ecog_2_plus",
-    "age_decades",             # (age - 60) / 10
-    "washout_recent",          # exp(-months_since_tki / 2) after a TKI, 0 otherwise
+    "age_decades",  # (age - 60) / 10
+    "washout_recent",  # exp(-months_since_tki / 2) after a TKI, 0 otherwise
     "male",
 )
 WASHOUT_SCALE_MONTHS = 2.0  # events cluster at wash-outs of 1.4 vs 2.2 months (BRIEF)
 
 
-def design_matrix(values: Mapping, n_rows: int | None = None,
-                  derived: Derived | None = None) -> np.ndarray:
+def design_matrix(
+    values: Mapping, n_rows: int | None = None, derived: Derived | None = None
+) -> np.ndarray:
     """Predictor matrix (n, len(FEATURE_NAMES)) from complete inputs (and their derived
     values when the caller has them already)."""
     derived = derive(values, n_rows) if derived is None else derived

@@ -24,8 +24,9 @@ MAX_DONORS = 5000
 DISTANCE_DTYPE = np.float32
 NEAREST_BLOCK_ROWS = 16  # distance rows per block: two 16 x 5000 buffers stay in cache
 HISTOLOGY_MISMATCH = 4.0  # a different subtype is as far as two SDs on four inputs
-NUMERIC = tuple(s.name for s in COLUMNS if s.kind in ("float", "int", "bool")
-                and s.name != "months_since_tki")
+NUMERIC = tuple(
+    s.name for s in COLUMNS if s.kind in ("float", "int", "bool") and s.name != "months_since_tki"
+)
 
 
 @dataclass(frozen=True)
@@ -52,10 +53,15 @@ class DonorImputer:
         """Completed inputs for ``rows`` of ``values``: every column as an array of
         n_imputations * len(rows) values, imputation-major (reshape to (D, n))."""
         n = len(rows)
-        out = {name: np.tile(_as_array(values, name)[rows], (n_imputations, 1))
-               for name in values.keys()}
-        missing = {name: np.isnan(_as_array(values, name)[rows].astype(float))
-                   for name in UNKNOWABLE_COLUMNS if name in values}
+        out = {
+            name: np.tile(_as_array(values, name)[rows], (n_imputations, 1))
+            for name in values.keys()
+        }
+        missing = {
+            name: np.isnan(_as_array(values, name)[rows].astype(float))
+            for name in UNKNOWABLE_COLUMNS
+            if name in values
+        }
         patterns = np.stack([missing[c] for c in missing], axis=1) if missing else np.zeros((n, 0))
         for pattern in np.unique(patterns, axis=0):
             members = np.flatnonzero((patterns == pattern).all(axis=1))
@@ -67,22 +73,26 @@ class DonorImputer:
                 out[name][:, members] = self.donors[name][nearest].T
         return {name: array.reshape(-1) for name, array in out.items()}
 
-    def _nearest(self, values: Mapping, rows: np.ndarray, unknown: list[str],
-                 k: int) -> np.ndarray:
+    def _nearest(self, values: Mapping, rows: np.ndarray, unknown: list[str], k: int) -> np.ndarray:
         """(len(rows), k) donor indices, nearest first, on the known inputs.
 
         The squared standardised distances are summed element by element (in blocks of
         rows, into reused buffers): a row's donors never depend on the other rows of the
         batch, as they could through a matrix product's rounding."""
         known = [name for name in NUMERIC if name not in unknown]
-        x = np.column_stack([_as_array(values, name)[rows].astype(float) / self.scale[name]
-                             for name in known]).astype(DISTANCE_DTYPE) if known \
+        x = (
+            np.column_stack(
+                [_as_array(values, name)[rows].astype(float) / self.scale[name] for name in known]
+            ).astype(DISTANCE_DTYPE)
+            if known
             else np.zeros((len(rows), 0), dtype=DISTANCE_DTYPE)
+        )
         donors = self._standardised
         names, _ = self._histology_codes
         histology = _as_array(values, "histology")[rows].astype(str)
-        codes = np.where(np.isin(histology, names),
-                         np.searchsorted(names, histology).clip(0, len(names) - 1), -1)
+        codes = np.where(
+            np.isin(histology, names), np.searchsorted(names, histology).clip(0, len(names) - 1), -1
+        )
         n_donors = len(self.donors["histology"])
         k = min(k, n_donors)
         nearest = np.empty((len(rows), k), dtype=np.intp)
@@ -94,14 +104,14 @@ class DonorImputer:
             dist, diff = distance[:size], step[:size]
             dist.fill(0.0)
             for j, name in enumerate(known):
-                np.subtract(x[start:start + size, j, None], donors[name][None, :], out=diff)
+                np.subtract(x[start : start + size, j, None], donors[name][None, :], out=diff)
                 np.multiply(diff, diff, out=diff)
                 dist += diff
-            mismatch = codes[start:start + size, None] != self._histology_codes[1][None, :]
+            mismatch = codes[start : start + size, None] != self._histology_codes[1][None, :]
             dist += np.where(mismatch, DISTANCE_DTYPE(HISTOLOGY_MISMATCH), DISTANCE_DTYPE(0.0))
             chosen = np.argpartition(dist, k - 1, axis=1)[:, :k]
             order = np.argsort(np.take_along_axis(dist, chosen, axis=1), axis=1, kind="stable")
-            nearest[start:start + size] = np.take_along_axis(chosen, order, axis=1)
+            nearest[start : start + size] = np.take_along_axis(chosen, order, axis=1)
         return nearest
 
     @cached_property
@@ -113,8 +123,9 @@ class DonorImputer:
 
     @cached_property
     def _standardised(self) -> dict[str, np.ndarray]:
-        return {name: (self.donors[name] / self.scale[name]).astype(DISTANCE_DTYPE)
-                for name in NUMERIC}
+        return {
+            name: (self.donors[name] / self.scale[name]).astype(DISTANCE_DTYPE) for name in NUMERIC
+        }
 
 
 def _as_array(values: Mapping, name: str) -> np.ndarray:

@@ -33,8 +33,13 @@ def column(values: Mapping, name: str, n_rows: int) -> np.ndarray:
     return np.asarray(col, dtype=float)
 
 
-_COMPARISONS = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal,
-                "==": np.equal}
+_COMPARISONS = {
+    ">": np.greater,
+    ">=": np.greater_equal,
+    "<": np.less,
+    "<=": np.less_equal,
+    "==": np.equal,
+}
 
 
 def compare(x: np.ndarray, op: str, threshold: float) -> np.ndarray:

@@ -49,8 +49,9 @@ def fit_logistic(design: np.ndarray, outcome: np.ndarray, penalty: float = 1.0) 
     scale = np.ones(design.shape[1])
     scale[1:] = np.maximum(design[:, 1:].std(axis=0), 1e-8)
     standard = design / scale
-    fitted = LogisticRegression(C=1.0 / penalty, fit_intercept=True, max_iter=2000,
-                                tol=1e-8).fit(standard[:, 1:], y)
+    fitted = LogisticRegression(C=1.0 / penalty, fit_intercept=True, max_iter=2000, tol=1e-8).fit(
+        standard[:, 1:], y
+    )
     coef_std = np.concatenate([fitted.intercept_, fitted.coef_[0]])
     p = expit(standard @ coef_std)
     ridge = penalty * np.eye(len(scale))
@@ -78,7 +79,6 @@ def intercept_only(outcome: np.ndarray, width: int) -> FittedLogistic:
     return FittedLogistic(coef, cov, int(y.sum()), len(y))
 
 
-def bic(model: FittedLogistic, design: np.ndarray, outcome: np.ndarray, n_parameters: int
-        ) -> float:
+def bic(model: FittedLogistic, design: np.ndarray, outcome: np.ndarray, n_parameters: int) -> float:
     """Bayesian information criterion: a parameter must earn log(n) of likelihood."""
     return np.log(len(design)) * n_parameters - 2 * log_likelihood(model, design, outcome)

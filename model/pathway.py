@@ -15,8 +15,11 @@ PATHWAYS = ("il2_first", "tki_first", "temsirolimus_or_trial")
 
 # branch -> (first line, second line, third line), from the brief's pathway table
 PATHWAY_LINES: dict[str, tuple[str, str, str]] = {
-    "il2_first": ("IL-2 (or sunitinib / pazopanib)", "sunitinib, pazopanib or sorafenib",
-                  "everolimus"),
+    "il2_first": (
+        "IL-2 (or sunitinib / pazopanib)",
+        "sunitinib, pazopanib or sorafenib",
+        "everolimus",
+    ),
     "tki_first": ("sunitinib or pazopanib", "everolimus, or consider interferon or IL-2", ""),
     "temsirolimus_or_trial": ("temsirolimus or a clinical trial, or symptomatic care", "", ""),
 }
@@ -26,5 +29,8 @@ def choose_pathway(poor: np.ndarray, eligible: np.ndarray, favourable: np.ndarra
     """Branch codes (index into PATHWAYS, -1 unknown) from three-valued MSKCC-poor,
     IL-2 eligibility and favourable histology (1 true, 0 false, NaN unknown)."""
     tki = any_of(negate(eligible), negate(favourable))
-    return np.where(poor == 1.0, 2, np.where(
-        poor == 0.0, np.where(tki == 1.0, 1, np.where(tki == 0.0, 0, -1)), -1))
+    return np.where(
+        poor == 1.0,
+        2,
+        np.where(poor == 0.0, np.where(tki == 1.0, 1, np.where(tki == 0.0, 0, -1)), -1),
+    )

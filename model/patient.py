@@ -46,11 +46,22 @@ def _field(spec: ColumnSpec) -> tuple[Any, Any]:
     description = spec.meaning + (f" ({spec.unit})" if spec.unit else "")
     if spec.may_be_unknown:
         description += "; null when unknown"
-    bounds = {key: value for key, value in (
-        ("minimum", spec.ge), ("exclusiveMinimum", spec.gt), ("maximum", spec.le),
-        ("multipleOf", spec.step)) if value is not None}
-    info = Field(default=None if spec.may_be_unknown else ..., description=description,
-                 examples=example, json_schema_extra=bounds or None)
+    bounds = {
+        key: value
+        for key, value in (
+            ("minimum", spec.ge),
+            ("exclusiveMinimum", spec.gt),
+            ("maximum", spec.le),
+            ("multipleOf", spec.step),
+        )
+        if value is not None
+    }
+    info = Field(
+        default=None if spec.may_be_unknown else ...,
+        description=description,
+        examples=example,
+        json_schema_extra=bounds or None,
+    )
     return (annotated | None if spec.may_be_unknown else annotated), info
 
 

@@ -50,8 +50,9 @@ def choose(x: PolicyInputs, c: PolicyConfig) -> np.ndarray:
     """The recommendation per patient, vectorised (the same rules as ``decide``)."""
     settled = (x.eligible == 1.0) & (x.poor == 0.0) & (x.washout_short != 1.0)
     il2 = settled & (x.p_toxicity <= c.max_p_toxicity) & (x.durable_gain >= c.min_durable_gain)
-    return np.where(x.poor == 1.0, "temsirolimus_or_trial",
-                    np.where(il2, "il2_first", "tki_first")).astype(object)
+    return np.where(
+        x.poor == 1.0, "temsirolimus_or_trial", np.where(il2, "il2_first", "tki_first")
+    ).astype(object)
 
 
 def decide(inputs: PolicyInputs, config: PolicyConfig) -> tuple[np.ndarray, list[str]]:
@@ -63,26 +64,39 @@ def decide(inputs: PolicyInputs, config: PolicyConfig) -> tuple[np.ndarray, list
 
 def _decide_one(x: PolicyInputs, i: int, c: PolicyConfig) -> tuple[str, str]:
     if x.poor[i] == 1.0:
-        return "temsirolimus_or_trial", ("MSKCC risk is poor: temsirolimus, a clinical trial "
-                                         "or symptomatic care (Manchester pathway)")
+        return "temsirolimus_or_trial", (
+            "MSKCC risk is poor: temsirolimus, a clinical trial "
+            "or symptomatic care (Manchester pathway)"
+        )
     if x.eligible[i] == 0.0:
-        return "tki_first", ("IL-2 is contraindicated (" + ", ".join(x.contraindications[i])
-                             + "): contraindications always win")
+        return "tki_first", (
+            "IL-2 is contraindicated ("
+            + ", ".join(x.contraindications[i])
+            + "): contraindications always win"
+        )
     if np.isnan(x.eligible[i]) or np.isnan(x.poor[i]):
         what = "IL-2 eligibility" if np.isnan(x.eligible[i]) else "whether MSKCC risk is poor"
-        return "tki_first", (f"{what} is unknown: IL-2 is not recommended until the needed "
-                             "inputs settle it")
+        return "tki_first", (
+            f"{what} is unknown: IL-2 is not recommended until the needed inputs settle it"
+        )
     if x.washout_short[i] == 1.0:
         weeks = washout_weeks_remaining(float(x.months_since_tki[i]))
-        return "tki_first", ("defer IL-2 until 8 weeks after the last TKI dose "
-                             f"({weeks:.1f} weeks to go)")
+        return "tki_first", (
+            f"defer IL-2 until 8 weeks after the last TKI dose ({weeks:.1f} weeks to go)"
+        )
     if x.p_toxicity[i] > c.max_p_toxicity:
-        return "tki_first", (f"predicted P(severe cardiac toxicity) on IL-2 "
-                             f"{x.p_toxicity[i]:.2f} is above {c.max_p_toxicity:.2f}")
-    gain = (f"IL-2 adds {x.durable_gain[i]:+.3f} to the predicted probability of a durable "
-            f"complete remission (P(cure) on IL-2 {x.p_cure[i]:.3f})")
+        return "tki_first", (
+            f"predicted P(severe cardiac toxicity) on IL-2 "
+            f"{x.p_toxicity[i]:.2f} is above {c.max_p_toxicity:.2f}"
+        )
+    gain = (
+        f"IL-2 adds {x.durable_gain[i]:+.3f} to the predicted probability of a durable "
+        f"complete remission (P(cure) on IL-2 {x.p_cure[i]:.3f})"
+    )
     if x.durable_gain[i] >= c.min_durable_gain:
-        return "il2_first", (f"{gain}, at least {c.min_durable_gain:.3f}, with P(severe "
-                             f"cardiac toxicity) {x.p_toxicity[i]:.2f} at most "
-                             f"{c.max_p_toxicity:.2f}")
+        return "il2_first", (
+            f"{gain}, at least {c.min_durable_gain:.3f}, with P(severe "
+            f"cardiac toxicity) {x.p_toxicity[i]:.2f} at most "
+            f"{c.max_p_toxicity:.2f}"
+        )
     return "tki_first", f"{gain}, less than {c.min_durable_gain:.3f}"

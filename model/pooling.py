@@ -40,8 +40,9 @@ class PooledDesign:
         _, first, counts = np.unique(as_bytes, return_index=True, return_counts=True)
         distinct = keys[first]
         owner = distinct[:, 0].astype(np.intp)
-        shares = sparse.csr_matrix((counts / k, (owner, np.arange(len(distinct)))),
-                                   shape=(n, len(distinct)))
+        shares = sparse.csr_matrix(
+            (counts / k, (owner, np.arange(len(distinct)))), shape=(n, len(distinct))
+        )
         if n * len(distinct) <= DENSE_SHARES:  # a few patients: a dense product is quicker
             shares = shares.toarray()
         return cls(np.ascontiguousarray(distinct[:, 1:]), owner, shares)

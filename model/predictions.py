@@ -49,9 +49,14 @@ def has_unknown(values: Mapping, n: int) -> np.ndarray:
     return unknown
 
 
-def predict_batch(values: Mapping, n: int, models: dict[str, StrategyModel],
-                  draws: dict[str, StrategyDraws], imputer: DonorImputer,
-                  derived: Derived | None = None) -> BatchPrediction:
+def predict_batch(
+    values: Mapping,
+    n: int,
+    models: dict[str, StrategyModel],
+    draws: dict[str, StrategyDraws],
+    imputer: DonorImputer,
+    derived: Derived | None = None,
+) -> BatchPrediction:
     """Predictions for ``n`` patients given as column arrays (unknown = NaN); ``derived``
     (the rules on these rows) saves deriving them again."""
     unknown = has_unknown(values, n)
@@ -59,8 +64,9 @@ def predict_batch(values: Mapping, n: int, models: dict[str, StrategyModel],
     complete_rows = np.flatnonzero(~unknown)
     if complete_rows.size:
         subset = {k: np.asarray(v)[complete_rows] for k, v in values.items()}
-        design = design_matrix(subset, complete_rows.size,
-                               None if derived is None else derived.take(complete_rows))
+        design = design_matrix(
+            subset, complete_rows.size, None if derived is None else derived.take(complete_rows)
+        )
         parts.append((complete_rows, _summarise(models, draws, design, imputed=False)))
     incomplete_rows = np.flatnonzero(unknown)
     if incomplete_rows.size:
@@ -74,9 +80,14 @@ def predict_batch(values: Mapping, n: int, models: dict[str, StrategyModel],
 INTERVAL_MONTHS = np.array([60.0])
 
 
-def predict_points(values: Mapping, n: int, models: dict[str, StrategyModel],
-                   draws: dict[str, StrategyDraws], imputer: DonorImputer,
-                   derived: Derived | None = None) -> dict[str, np.ndarray]:
+def predict_points(
+    values: Mapping,
+    n: int,
+    models: dict[str, StrategyModel],
+    draws: dict[str, StrategyDraws],
+    imputer: DonorImputer,
+    derived: Derived | None = None,
+) -> dict[str, np.ndarray]:
     """Point estimates only (no intervals, no medians): what the policy needs, cheaply —
     for 'what would change the answer', where each unknown input is varied. ``derived``
     (the rules on these rows) saves deriving them again."""
@@ -88,15 +99,20 @@ def predict_points(values: Mapping, n: int, models: dict[str, StrategyModel],
         if imputed:
             design = imputed_design(values, rows, imputer)
         else:
-            design = design_matrix({k: np.asarray(v)[rows] for k, v in values.items()},
-                                   rows.size, None if derived is None else derived.take(rows))
+            design = design_matrix(
+                {k: np.asarray(v)[rows] for k, v in values.items()},
+                rows.size,
+                None if derived is None else derived.take(rows),
+            )
         pooled = PooledDesign.of(design)
         for name in STRATEGIES:
-            got = predict_strategy(models[name], point_draws(draws[name]), pooled.design,
-                                   INTERVAL_MONTHS)
+            got = predict_strategy(
+                models[name], point_draws(draws[name]), pooled.design, INTERVAL_MONTHS
+            )
             for quantity, value in got.items():
-                point.setdefault(f"{name}_{quantity}", np.full(n, np.nan))[rows] = \
-                    pooled.pool(value[0])
+                point.setdefault(f"{name}_{quantity}", np.full(n, np.nan))[rows] = pooled.pool(
+                    value[0]
+                )
     point["diff_p_durable_cr"] = point["il2_p_durable_cr"] - point["tki_p_durable_cr"]
     return point
 
@@ -147,8 +163,10 @@ def _intervals(per_draw: dict[str, np.ndarray]) -> tuple[dict, dict]:
     below, above = np.floor(positions).astype(int), np.ceil(positions).astype(int)
     weight = positions - below
     bounds = block[..., below] * (1 - weight) + block[..., above] * weight
-    return ({k: bounds[i, :, 0] for i, k in enumerate(keys)},
-            {k: bounds[i, :, 1] for i, k in enumerate(keys)})
+    return (
+        {k: bounds[i, :, 0] for i, k in enumerate(keys)},
+        {k: bounds[i, :, 1] for i, k in enumerate(keys)},
+    )
 
 
 def _assemble(parts, n: int, unknown: np.ndarray) -> BatchPrediction:

@@ -25,8 +25,15 @@ from model.strategy import StrategyDraws, StrategyModel, draw_strategy, fit_stra
 N_DRAWS = 200
 PREDICT_CHUNK_ROWS = 1000  # 17 quantities x 201 draws x 1,000 rows: about 27 MB a chunk
 EXTRAPOLATION_PROPENSITY = 0.02
-OUTCOME_COLUMNS = ("treatment", "best_response", "pfs_months", "pfs_event", "os_months",
-                   "os_event", "severe_cardiac_toxicity")
+OUTCOME_COLUMNS = (
+    "treatment",
+    "best_response",
+    "pfs_months",
+    "pfs_event",
+    "os_months",
+    "os_event",
+    "severe_cardiac_toxicity",
+)
 
 
 @dataclass
@@ -40,8 +47,14 @@ class Recommender:
     metadata: dict = field(default_factory=dict)
 
     @classmethod
-    def fit(cls, typed: pd.DataFrame, outcomes: pd.DataFrame, policy: PolicyConfig | None = None,
-            n_draws: int = N_DRAWS, seed: int = 0) -> Recommender:
+    def fit(
+        cls,
+        typed: pd.DataFrame,
+        outcomes: pd.DataFrame,
+        policy: PolicyConfig | None = None,
+        n_draws: int = N_DRAWS,
+        seed: int = 0,
+    ) -> Recommender:
         """Fit each strategy on the patients who received it (an observed cohort).
 
         ``typed`` is a validated feature table (``validate_table(...).typed``);
@@ -50,29 +63,47 @@ class Recommender:
         rng = np.random.default_rng(seed)
         imputer = DonorImputer.from_typed(typed, rng)
         complete = ~has_unknown(typed, len(typed))
-        design = design_matrix({k: typed[k].to_numpy()[complete] for k in typed.columns},
-                               int(complete.sum()))
+        design = design_matrix(
+            {k: typed[k].to_numpy()[complete] for k in typed.columns}, int(complete.sum())
+        )
         treatment = outcomes["treatment"].to_numpy()[complete]
         models, draws = {}, {}
         for name in ("il2", "tki"):
             rows = treatment == name
             if rows.sum() < 50:
-                raise ValueError(f"only {int(rows.sum())} complete patients received {name}: "
-                                 "at least 50 are needed to fit its models")
+                raise ValueError(
+                    f"only {int(rows.sum())} complete patients received {name}: "
+                    "at least 50 are needed to fit its models"
+                )
             got = outcomes.iloc[np.flatnonzero(complete)[rows]]
-            toxicity = got["severe_cardiac_toxicity"].to_numpy(dtype=float) if name == "il2" \
-                else None
+            toxicity = (
+                got["severe_cardiac_toxicity"].to_numpy(dtype=float) if name == "il2" else None
+            )
             models[name] = fit_strategy(
-                name, design[rows], got["best_response"].to_numpy(dtype=object),
+                name,
+                design[rows],
+                got["best_response"].to_numpy(dtype=object),
                 (got["pfs_months"].to_numpy(dtype=float), got["pfs_event"].to_numpy(dtype=bool)),
                 (got["os_months"].to_numpy(dtype=float), got["os_event"].to_numpy(dtype=bool)),
-                toxicity=toxicity)
+                toxicity=toxicity,
+            )
             draws[name] = draw_strategy(models[name], n_draws, rng)
         propensity = fit_logistic(design, treatment == "il2")
         ranges = {name: _range(imputer.donors[name]) for name in UNKNOWABLE_COLUMNS}
-        return cls(models, draws, imputer, propensity, policy or PolicyConfig(), ranges,
-                   {"n_training_rows": len(typed), "n_complete_rows": int(complete.sum()),
-                    "n_draws": n_draws, "seed": seed})
+        return cls(
+            models,
+            draws,
+            imputer,
+            propensity,
+            policy or PolicyConfig(),
+            ranges,
+            {
+                "n_training_rows": len(typed),
+                "n_complete_rows": int(complete.sum()),
+                "n_draws": n_draws,
+                "seed": seed,
+            },
+        )
 
     def predict_values(self, values: Mapping, n: int, derived=None) -> BatchPrediction:
         """Predictions for column arrays (unknown = NaN), in row order."""
@@ -87,8 +118,9 @@ class Recommender:
     # ---- what the CLI and the service call ------------------------------------------
     def predict_frame(self, typed: pd.DataFrame) -> pd.DataFrame:
         """The flat prediction table for a validated table, row for row (chunked)."""
-        frames = [prediction_frame(assess(self, values, n), _ids(values))
-                  for values, n in _chunks(typed)]
+        frames = [
+            prediction_frame(assess(self, values, n), _ids(values)) for values, n in _chunks(typed)
+        ]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     def answer_chunks(self, typed: pd.DataFrame) -> Iterator[list[dict]]:
@@ -115,8 +147,7 @@ class Recommender:
         vectorised rules and models is paid once per batch, not once per patient."""
         values = values_from_patients(patients)
         assessment = assess(self, values, len(patients))
-        return answer_records(assessment, values,
-                              what_would_change(self, values, assessment))
+        return answer_records(assessment, values, what_would_change(self, values, assessment))
 
     def survival_one(self, patient: Mapping):
         return survival_curves(self, values_from_patients([patient]), 1)[0]
@@ -126,7 +157,7 @@ def _chunks(typed: pd.DataFrame) -> Iterator[tuple[dict[str, np.ndarray], int]]:
     """A validated table as column arrays, PREDICT_CHUNK_ROWS rows at a time (bounded
     memory), with each chunk's row count."""
     for start in range(0, len(typed), PREDICT_CHUNK_ROWS):
-        part = typed.iloc[start:start + PREDICT_CHUNK_ROWS]
+        part = typed.iloc[start : start + PREDICT_CHUNK_ROWS]
         yield {k: part[k].to_numpy() for k in part.columns}, len(part)
 
 

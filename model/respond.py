@@ -47,8 +47,9 @@ def assess(recommender, values: Mapping, n: int) -> Assessment:
             for i in np.flatnonzero(np.isnan(np.asarray(values[name], dtype=float))).tolist():
                 unknown[i].append(name)
     differences = _differences(prediction)
-    reasons = [_reasons(differences, i, decided_by[i], unknown[i], extrapolated[i])
-               for i in range(n)]
+    reasons = [
+        _reasons(differences, i, decided_by[i], unknown[i], extrapolated[i]) for i in range(n)
+    ]
     return Assessment(derived, prediction, choice, reasons, extrapolated, unknown)
 
 
@@ -56,8 +57,9 @@ def decide_quickly(recommender, values: Mapping, n: int) -> np.ndarray:
     """The recommendation alone, from point estimates (``assess`` without its intervals,
     medians and reasons): the same rules, the same numbers, a fraction of the work."""
     derived = derive(values, n)
-    point = predict_points(values, n, recommender.strategies, recommender.draws,
-                           recommender.imputer, derived)
+    point = predict_points(
+        values, n, recommender.strategies, recommender.draws, recommender.imputer, derived
+    )
     return choose(policy_inputs(derived, values, point), recommender.policy)
 
 
@@ -65,40 +67,61 @@ def policy_inputs(derived: Derived, values: Mapping, point: Mapping) -> PolicyIn
     """What the policy decides on: the rules' flags and the point predictions (a mapping
     with ``il2_p_cure``, ``il2_p_severe_cardiac_toxicity`` and ``diff_p_durable_cr``)."""
     n = len(point["il2_p_cure"])
-    contraindicated = [[k for k, v in derived.contraindications.items() if v[i] == 1.0]
-                       for i in range(n)]
-    return PolicyInputs(derived.mskcc_poor, derived.il2_eligible, contraindicated,
-                        derived.cautions["tki_washout_under_8_weeks"],
-                        np.asarray(values["months_since_tki"], dtype=float),
-                        np.asarray(point["il2_p_cure"]),
-                        np.asarray(point["il2_p_severe_cardiac_toxicity"]),
-                        np.asarray(point["diff_p_durable_cr"]))
+    contraindicated = [
+        [k for k, v in derived.contraindications.items() if v[i] == 1.0] for i in range(n)
+    ]
+    return PolicyInputs(
+        derived.mskcc_poor,
+        derived.il2_eligible,
+        contraindicated,
+        derived.cautions["tki_washout_under_8_weeks"],
+        np.asarray(values["months_since_tki"], dtype=float),
+        np.asarray(point["il2_p_cure"]),
+        np.asarray(point["il2_p_severe_cardiac_toxicity"]),
+        np.asarray(point["diff_p_durable_cr"]),
+    )
 
 
 def _differences(pred: BatchPrediction) -> dict[str, list[float]]:
     """The IL-2 minus TKI estimates the reasons quote, as Python floats (formatting numpy
     scalars row by row costs several times more)."""
-    return {f"{key}_{q}": getattr(pred, key)[f"diff_{q}"].tolist()
-            for key in ("point", "lo", "hi")
-            for q in ("p_complete_response", "p_cure", "p_durable_cr")}
+    return {
+        f"{key}_{q}": getattr(pred, key)[f"diff_{q}"].tolist()
+        for key in ("point", "lo", "hi")
+        for q in ("p_complete_response", "p_cure", "p_durable_cr")
+    }
 
 
-def _reasons(differences: dict[str, list[float]], i: int, decided_by: str,
-             unknown: list[str], extrapolated: bool) -> list[str]:
+def _reasons(
+    differences: dict[str, list[float]],
+    i: int,
+    decided_by: str,
+    unknown: list[str],
+    extrapolated: bool,
+) -> list[str]:
     def diff(q):
-        return (f"{differences[f'point_{q}'][i]:+.3f} (95 % interval "
-                f"{differences[f'lo_{q}'][i]:+.3f} to {differences[f'hi_{q}'][i]:+.3f})")
+        return (
+            f"{differences[f'point_{q}'][i]:+.3f} (95 % interval "
+            f"{differences[f'lo_{q}'][i]:+.3f} to {differences[f'hi_{q}'][i]:+.3f})"
+        )
 
-    reasons = [decided_by,
-               f"IL-2 minus TKI: P(complete response) {diff('p_complete_response')}; "
-               f"P(cure) {diff('p_cure')}; P(durable complete remission) "
-               f"{diff('p_durable_cr')}"]
+    reasons = [
+        decided_by,
+        f"IL-2 minus TKI: P(complete response) {diff('p_complete_response')}; "
+        f"P(cure) {diff('p_cure')}; P(durable complete remission) "
+        f"{diff('p_durable_cr')}",
+    ]
     if unknown:
-        reasons.append("averaged over the unknown inputs " + ", ".join(unknown)
-                       + " (their spread is in the intervals)")
+        reasons.append(
+            "averaged over the unknown inputs "
+            + ", ".join(unknown)
+            + " (their spread is in the intervals)"
+        )
     if extrapolated:
-        reasons.append("extrapolated: patients like this almost never received one of the "
-                       "strategies in the training data")
+        reasons.append(
+            "extrapolated: patients like this almost never received one of the "
+            "strategies in the training data"
+        )
     return reasons
 
 
@@ -123,7 +146,10 @@ def prediction_frame(assessment: Assessment, patient_ids: np.ndarray | None) -> 
     for q in ("p_response", "p_complete_response", "p_cure", "p_durable_cr"):
         key = f"diff_{q}"
         columns[key], columns[f"{key}_lo"], columns[f"{key}_hi"] = (
-            pred.point[key], pred.lo[key], pred.hi[key])
+            pred.point[key],
+            pred.lo[key],
+            pred.hi[key],
+        )
     columns["recommendation"] = assessment.recommendation
     columns["reasons"] = [REASON_SEPARATOR.join(r) for r in assessment.reasons]
     columns["extrapolated"] = assessment.extrapolated
@@ -133,6 +159,7 @@ def prediction_frame(assessment: Assessment, patient_ids: np.ndarray | None) -> 
 
 def derived_records(derived: Derived) -> list[dict[str, object]]:
     """The rules' derived values of every row as JSON-ready values (None when unknown)."""
+
     def labels(codes, names):
         return [None if c < 0 else names[c] for c in np.asarray(codes).astype(int).tolist()]
 
@@ -148,8 +175,9 @@ def derived_records(derived: Derived) -> list[dict[str, object]]:
         "mskcc_risk": labels(derived.mskcc_risk, MSKCC_RISK),
         "upton_group": labels(derived.upton_group, UPTON_GROUPS),
         "manchester_good_features": numbers(derived.manchester_good_features),
-        "manchester_histology": [None if v != v else MANCHESTER_HISTOLOGY[int(v)]
-                                 for v in fav.tolist()],
+        "manchester_histology": [
+            None if v != v else MANCHESTER_HISTOLOGY[int(v)] for v in fav.tolist()
+        ],
         "caix_high": flags(derived.caix_high),
         "n_metastatic_organs": numbers(derived.n_metastatic_organs),
         "il2_eligible": flags(derived.il2_eligible),
@@ -161,8 +189,9 @@ def derived_records(derived: Derived) -> list[dict[str, object]]:
 def eligibility_records(derived: Derived) -> list[dict[str, object]]:
     """Eligibility, every contraindication and caution by name, per row."""
     n = len(derived.il2_eligible)
-    eligible = [None if v != v else v == 1.0
-                for v in np.asarray(derived.il2_eligible, dtype=float).tolist()]
+    eligible = [
+        None if v != v else v == 1.0 for v in np.asarray(derived.il2_eligible, dtype=float).tolist()
+    ]
     present, unknown, cautions = ([[] for _ in range(n)] for _ in range(3))
     for name in CONTRAINDICATIONS:
         flags = np.asarray(derived.contraindications[name], dtype=float)
@@ -173,24 +202,37 @@ def eligibility_records(derived: Derived) -> list[dict[str, object]]:
     for name in CAUTIONS:
         for i in np.flatnonzero(np.asarray(derived.cautions[name]) == 1.0).tolist():
             cautions[i].append(name)
-    return [{"il2_eligible": eligible[i], "contraindications": present[i],
-             "contraindications_unknown": unknown[i], "cautions": cautions[i]}
-            for i in range(n)]
+    return [
+        {
+            "il2_eligible": eligible[i],
+            "contraindications": present[i],
+            "contraindications_unknown": unknown[i],
+            "cautions": cautions[i],
+        }
+        for i in range(n)
+    ]
 
 
 # each pathway code's branch and lines of therapy (-1: the branch is not known)
-_PATHWAY_BY_CODE = {-1: {"branch": None, "first_line": None, "second_line": None,
-                         "third_line": None}} | {
-    code: {"branch": branch, "first_line": PATHWAY_LINES[branch][0],
-           "second_line": PATHWAY_LINES[branch][1] or None,
-           "third_line": PATHWAY_LINES[branch][2] or None}
-    for code, branch in enumerate(PATHWAYS)}
+_PATHWAY_BY_CODE = {
+    -1: {"branch": None, "first_line": None, "second_line": None, "third_line": None}
+} | {
+    code: {
+        "branch": branch,
+        "first_line": PATHWAY_LINES[branch][0],
+        "second_line": PATHWAY_LINES[branch][1] or None,
+        "third_line": PATHWAY_LINES[branch][2] or None,
+    }
+    for code, branch in enumerate(PATHWAYS)
+}
 
 
 def pathway_records(derived: Derived) -> list[dict[str, object]]:
     """The Manchester branch and its lines of therapy, per row."""
-    return [dict(_PATHWAY_BY_CODE[c if c >= 0 else -1])
-            for c in np.asarray(derived.manchester_pathway).astype(int).tolist()]
+    return [
+        dict(_PATHWAY_BY_CODE[c if c >= 0 else -1])
+        for c in np.asarray(derived.manchester_pathway).astype(int).tolist()
+    ]
 
 
 def needed_inputs(derived: Derived) -> list[list[str]]:

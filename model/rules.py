@@ -33,10 +33,21 @@ from model.scores import (
 RULES_VERSION = "brief-2026.1"
 LIST_SEPARATOR = ";"
 DERIVED_COLUMNS = (
-    "mskcc_risk_factors", "mskcc_risk", "upton_group", "manchester_good_features",
-    "manchester_histology", "caix_high", "n_metastatic_organs", "il2_contraindications",
-    "il2_cautions", "il2_eligible", "manchester_pathway", "pathway_first_line",
-    "pathway_second_line", "pathway_third_line", "needed_inputs",
+    "mskcc_risk_factors",
+    "mskcc_risk",
+    "upton_group",
+    "manchester_good_features",
+    "manchester_histology",
+    "caix_high",
+    "n_metastatic_organs",
+    "il2_contraindications",
+    "il2_cautions",
+    "il2_eligible",
+    "manchester_pathway",
+    "pathway_first_line",
+    "pathway_second_line",
+    "pathway_third_line",
+    "needed_inputs",
 )
 
 
@@ -60,9 +71,11 @@ class Derived:
 
     def take(self, rows: np.ndarray) -> Derived:
         """The derived values of some rows."""
+
         def pick(value):
-            return {k: v[rows] for k, v in value.items()} if isinstance(value, dict) \
-                else value[rows]
+            return (
+                {k: v[rows] for k, v in value.items()} if isinstance(value, dict) else value[rows]
+            )
 
         return Derived(**{f: pick(getattr(self, f)) for f in self.__dataclass_fields__})
 
@@ -91,19 +104,25 @@ def derive(values: Mapping, n_rows: int | None = None) -> Derived:
         *((np.isnan(value), atoms) for value, atoms in cautions.values()),
     ]
     return Derived(
-        mskcc_risk_factors=factors.value, mskcc_risk=risk.value, mskcc_poor=poor,
+        mskcc_risk_factors=factors.value,
+        mskcc_risk=risk.value,
+        mskcc_poor=poor,
         upton_group=upton.value,
-        manchester_good_features=good_features.value, manchester_favourable=favourable.value,
-        caix_high=caix.value, n_metastatic_organs=count_metastatic_organs(values, n),
+        manchester_good_features=good_features.value,
+        manchester_favourable=favourable.value,
+        caix_high=caix.value,
+        n_metastatic_organs=count_metastatic_organs(values, n),
         contraindications={k: v for k, (v, _) in contra.items()},
         cautions={k: v for k, (v, _) in cautions.items()},
-        il2_eligible=eligible, manchester_pathway=pathway,
+        il2_eligible=eligible,
+        manchester_pathway=pathway,
         needed=_needed_inputs(values, n, unknown_parts),
     )
 
 
-def _needed_inputs(values: Mapping, n: int,
-                   parts: list[tuple[np.ndarray, tuple[Atom, ...]]]) -> dict[str, np.ndarray]:
+def _needed_inputs(
+    values: Mapping, n: int, parts: list[tuple[np.ndarray, tuple[Atom, ...]]]
+) -> dict[str, np.ndarray]:
     """An input is needed where a derived value is unknown and one of its unknown atoms
     rests on that (unknown) input."""
     needed = {name: np.zeros(n, dtype=bool) for name in UNKNOWABLE_COLUMNS}
@@ -127,20 +146,19 @@ def derive_columns(frame: Mapping) -> pd.DataFrame:
     pathway = derived.manchester_pathway
     lines = {
         key: _labels(pathway, tuple(PATHWAY_LINES[p][i] for p in PATHWAYS))
-        for i, key in enumerate(("pathway_first_line", "pathway_second_line",
-                                 "pathway_third_line"))
+        for i, key in enumerate(("pathway_first_line", "pathway_second_line", "pathway_third_line"))
     }
     columns = {
         "mskcc_risk_factors": _count(derived.mskcc_risk_factors),
         "mskcc_risk": _labels(derived.mskcc_risk, MSKCC_RISK),
         "upton_group": _labels(derived.upton_group, UPTON_GROUPS),
         "manchester_good_features": _count(derived.manchester_good_features),
-        "manchester_histology": _labels(_code(derived.manchester_favourable),
-                                        MANCHESTER_HISTOLOGY),
+        "manchester_histology": _labels(_code(derived.manchester_favourable), MANCHESTER_HISTOLOGY),
         "caix_high": _flag(derived.caix_high),
         "n_metastatic_organs": derived.n_metastatic_organs.astype(int),
         "il2_contraindications": join_names(
-            {k: v == 1.0 for k, v in derived.contraindications.items()}),
+            {k: v == 1.0 for k, v in derived.contraindications.items()}
+        ),
         "il2_cautions": join_names({k: v == 1.0 for k, v in derived.cautions.items()}),
         "il2_eligible": _flag(derived.il2_eligible),
         "manchester_pathway": _labels(pathway, PATHWAYS),
@@ -187,7 +205,9 @@ def join_names(flags: dict[str, np.ndarray]) -> pd.Categorical:
     for i, name in enumerate(names):
         bits |= np.asarray(flags[name], dtype=np.int64) << i
     patterns, inverse = np.unique(bits, return_inverse=True)
-    texts = [LIST_SEPARATOR.join(nm for i, nm in enumerate(names) if p >> i & 1)
-             for p in patterns]
-    return pd.Categorical.from_codes(inverse.reshape(-1), categories=texts) if n else \
-        pd.Categorical([], categories=[""])
+    texts = [LIST_SEPARATOR.join(nm for i, nm in enumerate(names) if p >> i & 1) for p in patterns]
+    return (
+        pd.Categorical.from_codes(inverse.reshape(-1), categories=texts)
+        if n
+        else pd.Categorical([], categories=[""])
+    )

@@ -46,10 +46,14 @@ def mskcc_atoms(values: Mapping, n: int) -> tuple[Atom, ...]:
         Atom(kps_low, ("karnofsky",)),
         Atom(compare(column(values, "ldh_uln_ratio", n), ">", 1.5), ("ldh_uln_ratio",)),
         Atom(column(values, "hemoglobin_below_lln", n), ("hemoglobin_below_lln",)),
-        Atom(compare(column(values, "corrected_calcium_mg_dl", n), ">", 10.0),
-             ("corrected_calcium_mg_dl",)),
-        Atom(compare(column(values, "months_from_diagnosis", n), "<", 12.0),
-             ("months_from_diagnosis",)),
+        Atom(
+            compare(column(values, "corrected_calcium_mg_dl", n), ">", 10.0),
+            ("corrected_calcium_mg_dl",),
+        ),
+        Atom(
+            compare(column(values, "months_from_diagnosis", n), "<", 12.0),
+            ("months_from_diagnosis",),
+        ),
     )
 
 
@@ -83,8 +87,11 @@ def score_upton(values: Mapping, n: int) -> Score:
     gran_none = Atom(compare(granular, "==", 0.0), ("granular_pct",))
     poor = any_of(1.0 - clear, pap_any.value, gran_over_50.value, alv_none.value)
     good = all_of(clear, alv_over_50.value, gran_none.value, 1.0 - pap_any.value)
-    group = np.where(poor == 1.0, 2, np.where(poor == 0.0, np.where(
-        good == 1.0, 0, np.where(good == 0.0, 1, -1)), -1))
+    group = np.where(
+        poor == 1.0,
+        2,
+        np.where(poor == 0.0, np.where(good == 1.0, 0, np.where(good == 0.0, 1, -1)), -1),
+    )
     return Score(group, (pap_any, gran_over_50, alv_none, alv_over_50, gran_none))
 
 

@@ -14,8 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="IL2SELECT_")
 
-    project_dir: Path = Field(default_factory=Path.cwd,
-                              description="where the embedded MLflow store and artifacts live")
+    project_dir: Path = Field(
+        default_factory=Path.cwd, description="where the embedded MLflow store and artifacts live"
+    )
     model_name: str = "il2select"
     champion_alias: str = "champion"
     challenger_alias: str = "challenger"
@@ -27,8 +28,10 @@ class Settings(BaseSettings):
     @property
     def tracking_uri(self) -> str:
         """The standard ``MLFLOW_TRACKING_URI`` wins; else SQLite in the project folder."""
-        return os.environ.get("MLFLOW_TRACKING_URI") or \
-            f"sqlite:///{(self.project_dir / 'mlflow.db').resolve()}"
+        return (
+            os.environ.get("MLFLOW_TRACKING_URI")
+            or f"sqlite:///{(self.project_dir / 'mlflow.db').resolve()}"
+        )
 
     @property
     def artifact_root(self) -> str:

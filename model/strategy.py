@@ -19,11 +19,18 @@ from model.logistic import FittedLogistic, bic, fit_logistic, intercept_only
 from model.survival import Component
 
 RESPONSE_GROUPS = ("CR", "PR", "NR")
-TOXICITY_FEATURES = ("intercept", "prior_tki", "washout_recent", "age_decades",
-                     "prior_bevacizumab")
-SURVIVAL_COVARIATES = ("mskcc_factors", "caix_high", "non_clear_cell", "three_plus_organs",
-                       "ecog_1", "ecog_2_plus", "prior_nephrectomy", "manchester_favourable",
-                       "prior_tki")
+TOXICITY_FEATURES = ("intercept", "prior_tki", "washout_recent", "age_decades", "prior_bevacizumab")
+SURVIVAL_COVARIATES = (
+    "mskcc_factors",
+    "caix_high",
+    "non_clear_cell",
+    "three_plus_organs",
+    "ecog_1",
+    "ecog_2_plus",
+    "prior_nephrectomy",
+    "manchester_favourable",
+    "prior_tki",
+)
 MIN_GROUP_EVENTS = 20  # a response group with fewer events borrows its neighbour's curve
 
 
@@ -51,16 +58,22 @@ class StrategyDraws:
     os: dict[str, np.ndarray]
 
 
-def fit_strategy(name: str, design: np.ndarray, best_response: np.ndarray,
-                 pfs: tuple[np.ndarray, np.ndarray], os: tuple[np.ndarray, np.ndarray],
-                 toxicity: np.ndarray | None = None) -> StrategyModel:
+def fit_strategy(
+    name: str,
+    design: np.ndarray,
+    best_response: np.ndarray,
+    pfs: tuple[np.ndarray, np.ndarray],
+    os: tuple[np.ndarray, np.ndarray],
+    toxicity: np.ndarray | None = None,
+) -> StrategyModel:
     """Fit every part on the patients who received the strategy."""
     responded = np.isin(best_response, ("CR", "PR"))
     complete = best_response == "CR"
     group = np.where(complete, "CR", np.where(responded, "PR", "NR"))
     response = fit_logistic(design, responded)
-    complete_given, on_index = _fit_complete_given_response(design[responded],
-                                                            complete[responded], response)
+    complete_given, on_index = _fit_complete_given_response(
+        design[responded], complete[responded], response
+    )
     tox_model, tox_columns = None, ()
     if toxicity is not None:
         recorded = ~np.isnan(toxicity)  # a registry may not record every event
@@ -68,23 +81,29 @@ def fit_strategy(name: str, design: np.ndarray, best_response: np.ndarray,
         tox_model = fit_logistic(design[recorded][:, tox_columns], toxicity[recorded] == 1.0)
     cured_kind = "cure_weibull" if name == "il2" else "cox"
     return StrategyModel(
-        name, response, complete_given, tox_model,
+        name,
+        response,
+        complete_given,
+        tox_model,
         pfs=_group_components(design, group, *pfs, cure_group_kind=cured_kind),
         os=_group_components(design, group, *os, cure_group_kind=cured_kind),
-        toxicity_columns=tox_columns, complete_on_response_index=on_index,
+        toxicity_columns=tox_columns,
+        complete_on_response_index=on_index,
     )
 
 
-def _fit_complete_given_response(design: np.ndarray, complete: np.ndarray,
-                                 response: FittedLogistic) -> tuple[FittedLogistic, bool]:
+def _fit_complete_given_response(
+    design: np.ndarray, complete: np.ndarray, response: FittedLogistic
+) -> tuple[FittedLogistic, bool]:
     """P(CR | response) by BIC among: a constant; a function of the response's linear
     predictor (the most sensitive patients respond most completely: two parameters); every
     predictor. Few complete responses cannot carry eighteen slopes."""
     index_design = np.column_stack([np.ones(len(design)), design @ response.coef])
     candidates = [(intercept_only(complete, 2), index_design, 1, True)]
     if 0 < complete.sum() < len(complete):
-        candidates.append((fit_logistic(index_design, complete, penalty=1e-3), index_design,
-                           2, True))
+        candidates.append(
+            (fit_logistic(index_design, complete, penalty=1e-3), index_design, 2, True)
+        )
         candidates.append((fit_logistic(design, complete), design, design.shape[1], False))
     best = min(candidates, key=lambda c: bic(c[0], c[1], complete, c[2]))
     return best[0], best[3]
@@ -104,12 +123,14 @@ def _group_components(design, group, duration, event, cure_group_kind) -> dict[s
         rows = group == name
         kind = cure_group_kind if name == "CR" else "cox"
         enough = event[rows].sum() >= MIN_GROUP_EVENTS or (
-            kind == "cure_weibull" and rows.sum() >= 2 * MIN_GROUP_EVENTS)
+            kind == "cure_weibull" and rows.sum() >= 2 * MIN_GROUP_EVENTS
+        )
         if name != "NR" and not enough:
             components[name] = components["PR" if name == "CR" else "NR"]
             continue
-        components[name] = fit_component(design[rows], FEATURE_NAMES, duration[rows],
-                                         event[rows], SURVIVAL_COVARIATES, kind=kind)
+        components[name] = fit_component(
+            design[rows], FEATURE_NAMES, duration[rows], event[rows], SURVIVAL_COVARIATES, kind=kind
+        )
     return components
 
 
@@ -130,10 +151,12 @@ def draw_strategy(model: StrategyModel, n_draws: int, rng: np.random.Generator) 
 
     return StrategyDraws(
         response=with_point(model.response.coef, model.response.draw(n_draws, rng)),
-        complete=with_point(model.complete_given_response.coef,
-                            model.complete_given_response.draw(n_draws, rng)),
-        toxicity=None if model.toxicity is None else with_point(
-            model.toxicity.coef, model.toxicity.draw(n_draws, rng)),
+        complete=with_point(
+            model.complete_given_response.coef, model.complete_given_response.draw(n_draws, rng)
+        ),
+        toxicity=None
+        if model.toxicity is None
+        else with_point(model.toxicity.coef, model.toxicity.draw(n_draws, rng)),
         pfs=component_draws(model.pfs),
         os=component_draws(model.os),
     )

@@ -22,8 +22,11 @@ from scipy.special import expit
 
 from model.linear import linear_predictor
 
-PARAMETERS = {"weibull": ("lambda_", "rho_"), "cure_weibull": ("cure_", "lambda_", "rho_"),
-              "cox": ("beta_",)}
+PARAMETERS = {
+    "weibull": ("lambda_", "rho_"),
+    "cure_weibull": ("cure_", "lambda_", "rho_"),
+    "cox": ("beta_",),
+}
 INTERCEPT_COLUMN = 0  # model.features.FEATURE_NAMES[0]: the design's column of ones
 # the Cox baseline cumulative hazard is kept on this grid (fine where curves are read)
 BASELINE_MONTHS = np.concatenate([np.arange(0.0, 120.0, 0.1), np.arange(120.0, 1201.0, 1.0)])
@@ -84,19 +87,20 @@ class Component:
     cov: np.ndarray
     n_rows: int
     n_events: int
-    centre: np.ndarray | None = None          # cox: covariate means lifelines centred on
-    baseline: np.ndarray | None = None        # cox: cumulative hazard on BASELINE_MONTHS
+    centre: np.ndarray | None = None  # cox: covariate means lifelines centred on
+    baseline: np.ndarray | None = None  # cox: cumulative hazard on BASELINE_MONTHS
 
     def _split(self, theta: np.ndarray) -> dict[str, np.ndarray]:
         out, start = {}, 0
         for name in PARAMETERS[self.kind]:
             width = len(self.columns[name])
-            out[name] = theta[..., start:start + width]
+            out[name] = theta[..., start : start + width]
             start += width
         return out
 
-    def _linear(self, design: np.ndarray, theta: np.ndarray,
-                shared: bool = False) -> dict[str, np.ndarray]:
+    def _linear(
+        self, design: np.ndarray, theta: np.ndarray, shared: bool = False
+    ) -> dict[str, np.ndarray]:
         """Each parameter's linear predictor, (D, n), for draws ``theta`` (D, p). With
         ``shared``, a parameter on the intercept alone is (D, 1): the same for every patient
         (x . theta is theta exactly when x is the intercept's 1), so what is computed from
@@ -121,8 +125,9 @@ class Component:
             return np.zeros((theta.shape[0], design.shape[-2]))
         return expit(self._linear(design, theta)["cure_"])
 
-    def survival(self, design: np.ndarray, months: np.ndarray,
-                 theta: np.ndarray | None = None) -> np.ndarray:
+    def survival(
+        self, design: np.ndarray, months: np.ndarray, theta: np.ndarray | None = None
+    ) -> np.ndarray:
         """S(t) at ``months``, (D, n, T), for draws ``theta`` (D, p)."""
         return self.prepare(design, theta).at(months)
 
@@ -136,8 +141,9 @@ class Component:
             risk = np.subtract(lin["beta_"], offset[:, None], out=lin["beta_"])  # in place
             return PreparedCurve(self.baseline, risk=np.exp(risk, out=risk)[..., None])
         cure = expit(lin["cure_"])[..., None] if self.kind == "cure_weibull" else None
-        return PreparedCurve(None, rho=np.exp(lin["rho_"])[..., None],
-                             log_scale=lin["lambda_"][..., None], cure=cure)
+        return PreparedCurve(
+            None, rho=np.exp(lin["rho_"])[..., None], log_scale=lin["lambda_"][..., None], cure=cure
+        )
 
     def draw(self, n_draws: int, rng: np.random.Generator) -> np.ndarray:
         return rng.multivariate_normal(self.mean, self.cov, size=n_draws, method="eigh")

@@ -28,9 +28,15 @@ class MixtureCureFitter(ParametricRegressionFitter):
         return -anp.log(cure + (1 - cure) * uncured)
 
 
-def fit_component(design: np.ndarray, names: tuple[str, ...], duration: np.ndarray,
-                  event: np.ndarray, covariates: tuple[str, ...], kind: str = "weibull",
-                  penalizer: float = 0.01) -> Component:
+def fit_component(
+    design: np.ndarray,
+    names: tuple[str, ...],
+    duration: np.ndarray,
+    event: np.ndarray,
+    covariates: tuple[str, ...],
+    kind: str = "weibull",
+    penalizer: float = 0.01,
+) -> Component:
     """Fit one component on the rows given; ``covariates`` (names in ``names``) enter the
     scale (and the cure fraction); rho is one number. Too few events: intercept only."""
     event = np.asarray(event, dtype=bool)
@@ -47,27 +53,30 @@ def fit_component(design: np.ndarray, names: tuple[str, ...], duration: np.ndarr
         regress = {"lambda_": covariates, "rho_": ()}
     else:
         fitter = MixtureCureFitter(penalizer=penalizer)
-        fitter.fit(frame, "duration", "event",
-                   regressors={"cure_": formula, "lambda_": "1", "rho_": "1"})
+        fitter.fit(
+            frame, "duration", "event", regressors={"cure_": formula, "lambda_": "1", "rho_": "1"}
+        )
         regress = {"cure_": covariates, "lambda_": (), "rho_": ()}
-    order = [(param, term) for param in PARAMETERS[kind]
-             for term in ("Intercept", *regress[param])]
+    order = [(param, term) for param in PARAMETERS[kind] for term in ("Intercept", *regress[param])]
     mean = fitter.params_.loc[order].to_numpy(dtype=float)
     cov = fitter.variance_matrix_.loc[order, order].to_numpy(dtype=float)
     intercept = names.index("intercept")
-    columns = {param: (intercept, *(names.index(c) for c in regress[param]))
-               for param in PARAMETERS[kind]}
+    columns = {
+        param: (intercept, *(names.index(c) for c in regress[param])) for param in PARAMETERS[kind]
+    }
     return Component(kind, columns, mean, (cov + cov.T) / 2, len(frame), int(event.sum()))
 
 
-def _fit_cox(frame: pd.DataFrame, covariates: tuple[str, ...], names: tuple[str, ...],
-             penalizer: float) -> Component:
+def _fit_cox(
+    frame: pd.DataFrame, covariates: tuple[str, ...], names: tuple[str, ...], penalizer: float
+) -> Component:
     """Cox proportional hazards with a Breslow baseline: any baseline shape (an early
     assessment visit, a mixture of stable and progressing disease) without a parametric
     form; only the covariate effects are drawn for intervals."""
     if covariates:
         fitter = CoxPHFitter(penalizer=penalizer).fit(
-            frame[[*covariates, "duration", "event"]], "duration", "event")
+            frame[[*covariates, "duration", "event"]], "duration", "event"
+        )
         base = fitter.baseline_cumulative_hazard_.iloc[:, 0]
         mean = fitter.params_.loc[list(covariates)].to_numpy(dtype=float)
         cov = fitter.variance_matrix_.loc[list(covariates), list(covariates)].to_numpy(float)
@@ -80,12 +89,21 @@ def _fit_cox(frame: pd.DataFrame, covariates: tuple[str, ...], names: tuple[str,
     values = np.concatenate([[0.0], base.to_numpy(dtype=float)])
     step = np.searchsorted(times, BASELINE_MONTHS, side="right") - 1
     columns = {"beta_": tuple(names.index(c) for c in covariates) or (names.index("intercept"),)}
-    return Component("cox", columns, mean, (cov + cov.T) / 2, len(frame),
-                     int(frame["event"].sum()), centre, values[step])
+    return Component(
+        "cox",
+        columns,
+        mean,
+        (cov + cov.T) / 2,
+        len(frame),
+        int(frame["event"].sum()),
+        centre,
+        values[step],
+    )
 
 
-def _usable(design: np.ndarray, names: tuple[str, ...], covariates: tuple[str, ...],
-            event: np.ndarray) -> tuple[str, ...]:
+def _usable(
+    design: np.ndarray, names: tuple[str, ...], covariates: tuple[str, ...], event: np.ndarray
+) -> tuple[str, ...]:
     """Covariates that vary in this group, and none when events are too few to carry them
     (about ten events per parameter)."""
     if event.sum() < 10 * (len(covariates) + 2):

@@ -58,11 +58,16 @@ def build_worklist(triaged: pd.DataFrame) -> pd.DataFrame:
         months = pd.Series(np.nan, index=triaged.index)
     actions = [
         patient_actions(needed, cautions, m)
-        for needed, cautions, m in zip(triaged["needed_inputs"], triaged["il2_cautions"],
-                                       months, strict=True)
+        for needed, cautions, m in zip(
+            triaged["needed_inputs"], triaged["il2_cautions"], months, strict=True
+        )
     ]
     ids = triaged["patient_id"] if "patient_id" in triaged else pd.Series("", index=triaged.index)
-    out = pd.DataFrame({"patient_id": ids.to_numpy(),
-                        "manchester_pathway": triaged["manchester_pathway"].to_numpy(),
-                        "actions": ["; ".join(a) for a in actions]})
+    out = pd.DataFrame(
+        {
+            "patient_id": ids.to_numpy(),
+            "manchester_pathway": triaged["manchester_pathway"].to_numpy(),
+            "actions": ["; ".join(a) for a in actions],
+        }
+    )
     return out[out["actions"] != ""]

@@ -18,8 +18,9 @@ from serving.schemas import FieldError, TriageRow
 from serving.triage import triage_frame
 
 
-def recommend_patients(recommender: Any, patients: list[dict], provenance: Provenance
-                       ) -> list[bytes]:
+def recommend_patients(
+    recommender: Any, patients: list[dict], provenance: Provenance
+) -> list[bytes]:
     """Valid patients (``Patient``, dumped) -> each answer's JSON (``PatientAnswer``) with
     provenance, in order. Concurrent requests' patients are computed together
     (``serving.batching``); each answer is the patient's own."""
@@ -34,8 +35,9 @@ def survival_curves(recommender: Any, patient: dict) -> SurvivalCurves:
     return recommender.survival_one(patient)
 
 
-def predict_parts(recommender: Any, rows: list[dict], provenance: Provenance
-                  ) -> Iterator[tuple[list[bytes], list[tuple[int, str]]]]:
+def predict_parts(
+    recommender: Any, rows: list[dict], provenance: Provenance
+) -> Iterator[tuple[list[bytes], list[tuple[int, str]]]]:
     """``/predict``'s answer, in the order sent, a chunk of rows at a time: each row's JSON
     (``PredictRow``'s shape: the answer, or why the row was refused) and, for the audit log,
     the answered rows (0-based) with that JSON. Every row is serialised once.
@@ -53,12 +55,22 @@ def predict_parts(recommender: Any, rows: list[dict], provenance: Provenance
     return _parts(rows, kept, chunks, _errors_by_row(report.errors), provenance.model_dump())
 
 
-def _parts(rows: list[dict], kept: list[int], chunks: Iterator[list[dict]],
-           errors: dict[int, list[FieldError]], stamp: dict):
+def _parts(
+    rows: list[dict],
+    kept: list[int],
+    chunks: Iterator[list[dict]],
+    errors: dict[int, list[FieldError]],
+    stamp: dict,
+):
     def refused(index: int) -> bytes:
-        return to_json({"row": index + 1, "patient_id": _patient_id(rows[index].get(
-            "patient_id")), "answer": None, "errors": [
-            e.model_dump() for e in errors.get(index + 1, [])]})
+        return to_json(
+            {
+                "row": index + 1,
+                "patient_id": _patient_id(rows[index].get("patient_id")),
+                "answer": None,
+                "errors": [e.model_dump() for e in errors.get(index + 1, [])],
+            }
+        )
 
     done, answered = 0, iter(kept)
     for answers in chunks:
@@ -67,8 +79,14 @@ def _parts(rows: list[dict], kept: list[int], chunks: Iterator[list[dict]],
             index = next(answered)
             parts += [refused(i) for i in range(done, index)]
             answer["provenance"] = stamp
-            text = to_json({"row": index + 1, "patient_id": _patient_id(rows[index].get(
-                "patient_id")), "answer": answer, "errors": []})
+            text = to_json(
+                {
+                    "row": index + 1,
+                    "patient_id": _patient_id(rows[index].get("patient_id")),
+                    "answer": answer,
+                    "errors": [],
+                }
+            )
             parts.append(text)
             audited.append((index, text))
             done = index + 1
@@ -84,7 +102,7 @@ def json_array(parts: list[bytes], per_chunk: int = 256) -> Iterator[bytes]:
     10,000-patient answer is ~40 MB: joining it whole would hold it twice)."""
     yield b"["
     for start in range(0, len(parts), per_chunk):
-        yield (b"," if start else b"") + b",".join(parts[start:start + per_chunk])
+        yield (b"," if start else b"") + b",".join(parts[start : start + per_chunk])
     yield b"]"
 
 
@@ -105,19 +123,26 @@ def triage_rows(rows: list[dict]) -> list[TriageRow]:
     out = []
     for index, row in enumerate(rows, start=1):
         values, warning = (None, None) if index in errors else next(done)
-        out.append(TriageRow(
-            row=index, patient_id=_patient_id(row.get("patient_id")),
-            derived=None if values is None else {k: plain(v) for k, v in values.items()},
-            warnings=warning or None, errors=errors.get(index, [])))
+        out.append(
+            TriageRow(
+                row=index,
+                patient_id=_patient_id(row.get("patient_id")),
+                derived=None if values is None else {k: plain(v) for k, v in values.items()},
+                warnings=warning or None,
+                errors=errors.get(index, []),
+            )
+        )
     return out
 
 
 def _errors_by_row(issues: pd.DataFrame) -> dict[int, list[FieldError]]:
     grouped: dict[int, list[FieldError]] = {}
     for row, column, value, rule in issues[["row", "column", "value", "rule"]].itertuples(
-            index=False):
+        index=False
+    ):
         grouped.setdefault(int(row), []).append(
-            FieldError(field=str(column), value=plain(value), rule=str(rule)))
+            FieldError(field=str(column), value=plain(value), rule=str(rule))
+        )
     return grouped
 
 

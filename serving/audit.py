@@ -33,8 +33,10 @@ CREATE TABLE IF NOT EXISTS audit (
 """
 # the output may come as the UTF-8 bytes sent to the client: stored as TEXT all the same
 # (no decoding in the request, no re-encoding in the writer)
-INSERT = ("INSERT INTO audit (time_utc, endpoint, token_id, model_version, input_sha256, "
-          "output_json) VALUES (?, ?, ?, ?, ?, CAST(? AS TEXT))")
+INSERT = (
+    "INSERT INTO audit (time_utc, endpoint, token_id, model_version, input_sha256, "
+    "output_json) VALUES (?, ?, ?, ?, ?, CAST(? AS TEXT))"
+)
 MAX_GROUP = 512
 _SYNC_LEVELS = {"FULL": "FULL", "NORMAL": "NORMAL"}
 
@@ -61,16 +63,26 @@ def canonical_sha256(value: Any) -> str:
     return hashlib.sha256(canonical_json(value)).hexdigest()
 
 
-def make_record(endpoint: str, token_id: str, model_version: str | None, input_value: Any,
-                output_json: str | bytes) -> AuditRecord:
-    return AuditRecord(datetime.now(UTC).isoformat(timespec="microseconds"), endpoint,
-                       token_id, model_version, canonical_sha256(input_value), output_json)
+def make_record(
+    endpoint: str,
+    token_id: str,
+    model_version: str | None,
+    input_value: Any,
+    output_json: str | bytes,
+) -> AuditRecord:
+    return AuditRecord(
+        datetime.now(UTC).isoformat(timespec="microseconds"),
+        endpoint,
+        token_id,
+        model_version,
+        canonical_sha256(input_value),
+        output_json,
+    )
 
 
 def open_audit_db(path: Path, synchronous: str = "FULL") -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
-                                 timeout=30.0)
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute(f"PRAGMA synchronous={_SYNC_LEVELS[synchronous]}")
     connection.execute(SCHEMA)
@@ -88,8 +100,9 @@ class AuditLog:
 
     def start(self) -> AuditLog:
         connection = open_audit_db(self.path, self.synchronous)
-        self._thread = threading.Thread(target=self._write_forever, args=(connection,),
-                                        name="audit-writer", daemon=True)
+        self._thread = threading.Thread(
+            target=self._write_forever, args=(connection,), name="audit-writer", daemon=True
+        )
         self._thread.start()
         return self
 

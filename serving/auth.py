@@ -56,7 +56,8 @@ def parse_entries(text: str, source: str, separator: str = "\n") -> dict[str, st
         digest = digest.lower()
         if not token_id or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
             raise TokenConfigError(
-                f"{source}: entry {entry[:12]!r}… must be 'token_id:sha256hex' (64 hex digits)")
+                f"{source}: entry {entry[:12]!r}… must be 'token_id:sha256hex' (64 hex digits)"
+            )
         entries[digest] = token_id
     return entries
 

@@ -28,9 +28,12 @@ class MicroBatcher(Generic[Item, Result]):
     only the item that fails gets the exception.
     """
 
-    def __init__(self, compute: Callable[[Sequence[Item]], list[Result]],
-                 max_batch: int = MAX_BATCH,
-                 observe: Callable[[int], object] | None = None) -> None:
+    def __init__(
+        self,
+        compute: Callable[[Sequence[Item]], list[Result]],
+        max_batch: int = MAX_BATCH,
+        observe: Callable[[int], object] | None = None,
+    ) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, got {max_batch}")
         self._compute = compute
@@ -50,8 +53,8 @@ class MicroBatcher(Generic[Item, Result]):
         return await future
 
     def _flush(self) -> None:
-        batch = self._pending[:self._max_batch]
-        self._pending = self._pending[self._max_batch:]
+        batch = self._pending[: self._max_batch]
+        self._pending = self._pending[self._max_batch :]
         self._scheduled = bool(self._pending)
         if self._pending:
             asyncio.get_running_loop().call_soon(self._flush)

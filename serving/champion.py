@@ -45,15 +45,19 @@ def load_champion(tracking_uri: str, name: str, alias: str) -> Champion:
         raise ChampionMissingError(
             f"no model '{name}@{alias}' in the MLflow registry at {tracking_uri}: run "
             "`il2select serve` (it trains and registers one) or promote a version with the "
-            f"alias '{alias}'") from exc
+            f"alias '{alias}'"
+        ) from exc
     pyfunc = mlflow.pyfunc.load_model(f"models:/{name}@{alias}")
     recommender = pyfunc.unwrap_python_model().recommender
     run = client.get_run(version.run_id) if version.run_id else None
     tags = {**(run.data.tags if run else {}), **(version.tags or {})}
     provenance = Provenance(
-        model_name=name, model_version=str(version.version), model_alias=alias,
+        model_name=name,
+        model_version=str(version.version),
+        model_alias=alias,
         run_id=version.run_id,
         training_data_hash=next((tags[t] for t in TRAINING_DATA_HASH_TAGS if t in tags), None),
-        rules_version=RULES_VERSION)
+        rules_version=RULES_VERSION,
+    )
     metrics = dict(run.data.metrics) if run else {}
     return Champion(recommender, provenance, metrics, tracking_uri)

@@ -35,8 +35,11 @@ def _on_gc(phase: str, info: dict) -> None:
     elif _started:
         pause_ms = (time.perf_counter() - _started[0]) * 1e3
         if pause_ms > LONG_PAUSE_MS:
-            logger.warning("garbage collection of generation %d paused the worker %.0f ms",
-                           info["generation"], pause_ms)
+            logger.warning(
+                "garbage collection of generation %d paused the worker %.0f ms",
+                info["generation"],
+                pause_ms,
+            )
 
 
 def watch_gc_pauses() -> None:

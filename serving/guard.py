@@ -34,8 +34,9 @@ class GuardMiddleware:
     def __init__(self, app: Callable, tokens: TokenStore | None = None) -> None:
         settings = get_settings()
         self.app = app
-        self.tokens = tokens if tokens is not None else load_tokens(settings.tokens,
-                                                                    settings.tokens_file)
+        self.tokens = (
+            tokens if tokens is not None else load_tokens(settings.tokens, settings.tokens_file)
+        )
         self.max_body_bytes = settings.max_body_bytes
         self.max_patients = settings.max_patients
 
@@ -46,8 +47,9 @@ class GuardMiddleware:
             return
         token_id = self._token_id(scope)
         if token_id is None:
-            await send_json(send, 401, {"error": "unauthorized"},
-                            [(b"www-authenticate", b"Bearer")])
+            await send_json(
+                send, 401, {"error": "unauthorized"}, [(b"www-authenticate", b"Bearer")]
+            )
             return
         scope.setdefault("state", {})["token_id"] = token_id
         if scope["method"] != "POST":
@@ -56,8 +58,12 @@ class GuardMiddleware:
         try:
             body = await self._checked_body(scope, receive, path)
         except RequestProblem as problem:
-            await send_json(send, problem.status, problem.problem.model_dump(mode="json"),
-                            [(b"connection", b"close")] if problem.status == 413 else [])
+            await send_json(
+                send,
+                problem.status,
+                problem.problem.model_dump(mode="json"),
+                [(b"connection", b"close")] if problem.status == 413 else [],
+            )
             return
         if body is None:  # the client went away
             return
@@ -124,10 +130,19 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def send_json(send: Send, status: int, content: dict,
-                    headers: list[tuple[bytes, bytes]] = ()) -> None:
+async def send_json(
+    send: Send, status: int, content: dict, headers: list[tuple[bytes, bytes]] = ()
+) -> None:
     body = json.dumps(content).encode("utf-8")
-    await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-        *headers]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

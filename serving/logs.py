@@ -16,8 +16,10 @@ class DropRequestValues(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
         if isinstance(exc, ValidationError):
-            record.msg = f"{record.getMessage()}: {exc.error_count()} validation error(s) " \
-                         "(values withheld: request bodies are never logged)"
+            record.msg = (
+                f"{record.getMessage()}: {exc.error_count()} validation error(s) "
+                "(values withheld: request bodies are never logged)"
+            )
             record.args = ()
             record.exc_info = None
             record.exc_text = None

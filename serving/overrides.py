@@ -50,9 +50,10 @@ async def _call_with_timeout(self, scope, receive, send) -> None:
         await waiter
     except TimeoutError:
         if task.cancel():
-            await JSONResponse({"error": f"Not able to process the request in "
-                                         f"{self.timeout} seconds"}, status_code=504)(
-                scope, receive, send)
+            await JSONResponse(
+                {"error": f"Not able to process the request in {self.timeout} seconds"},
+                status_code=504,
+            )(scope, receive, send)
     else:
         await task
     finally:

@@ -12,12 +12,16 @@ from serving.settings import MAX_PATIENTS
 
 PATIENT_ROWS_DESCRIPTION = (
     f"Patients as in the data contract (at most {MAX_PATIENTS:,} per request); each row is "
-    "checked on its own, bad rows come back with their errors and the rest are answered.")
+    "checked on its own, bad rows come back with their errors and the rest are answered."
+)
 PatientRows = Annotated[
     list[dict[str, Any]],
-    Field(max_length=MAX_PATIENTS, description=PATIENT_ROWS_DESCRIPTION,
-          examples=[[patient_example()]],
-          json_schema_extra={"items": Patient.model_json_schema()}),
+    Field(
+        max_length=MAX_PATIENTS,
+        description=PATIENT_ROWS_DESCRIPTION,
+        examples=[[patient_example()]],
+        json_schema_extra={"items": Patient.model_json_schema()},
+    ),
 ]
 
 

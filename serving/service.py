@@ -37,7 +37,8 @@ JSON = "application/json"
 RECOMMEND_BATCH_SIZE = Histogram(
     "recommend_batch_size",
     "Concurrent /recommend patients computed together (serving/batching.py)",
-    buckets=(1, 2, 4, 8, 16, 32))
+    buckets=(1, 2, 4, 8, 16, 32),
+)
 WARM_UP_S = 5.0
 
 
@@ -59,7 +60,8 @@ class IL2Select:
         if not load_tokens(settings.tokens, settings.tokens_file):
             raise TokenConfigError(
                 "no bearer tokens configured (IL2SELECT_TOKENS or IL2SELECT_TOKENS_FILE): "
-                "the service does not run open; `il2select serve` creates one on loopback")
+                "the service does not run open; `il2select serve` creates one on loopback"
+            )
         # pandas, pandera and mlflow load here, in the worker, not when BentoML's supervisor
         # imports this module to read the service's configuration (cold start)
         from model.runtime import use_single_threaded_blas
@@ -69,11 +71,13 @@ class IL2Select:
         use_single_threaded_blas()  # see model/runtime.py: BLAS threads slow small products
         self.answers = answers
         redact_request_values()
-        self.champion = load_champion(settings.tracking_uri, settings.model_name,
-                                      settings.model_alias)
+        self.champion = load_champion(
+            settings.tracking_uri, settings.model_name, settings.model_alias
+        )
         self.audit = AuditLog(settings.audit_db, settings.audit_synchronous).start()
-        self.recommendations = MicroBatcher(self._recommend_batch,
-                                            observe=RECOMMEND_BATCH_SIZE.observe)
+        self.recommendations = MicroBatcher(
+            self._recommend_batch, observe=RECOMMEND_BATCH_SIZE.observe
+        )
         freeze_permanent_objects()  # the p99 stall: see serving/gctune.py
         watch_gc_pauses()
 
@@ -93,8 +97,11 @@ class IL2Select:
         return self.champion is not None
 
     def model_info(self) -> ModelInfo:
-        return ModelInfo(provenance=self.champion.provenance, metrics=self.champion.metrics,
-                         tracking_uri=self.champion.tracking_uri)
+        return ModelInfo(
+            provenance=self.champion.provenance,
+            metrics=self.champion.metrics,
+            tracking_uri=self.champion.tracking_uri,
+        )
 
     @bentoml.api(route="/recommend")
     async def recommend(self, patient: PatientRequest, /, ctx: bentoml.Context) -> PatientAnswer:
@@ -106,8 +113,9 @@ class IL2Select:
         return Response(body, media_type=JSON)
 
     def _recommend_batch(self, patients: list[dict]) -> list[bytes]:
-        return self.answers.recommend_patients(self.champion.recommender, patients,
-                                               self.champion.provenance)
+        return self.answers.recommend_patients(
+            self.champion.recommender, patients, self.champion.provenance
+        )
 
     @bentoml.api(route="/survival")
     async def survival(self, patient: PatientRequest, /, ctx: bentoml.Context) -> SurvivalCurves:
@@ -121,20 +129,25 @@ class IL2Select:
     def predict(self, patients: PatientRows, /, ctx: bentoml.Context) -> list[PredictRow]:
         """A list of patients, order kept; bad rows come back with their errors."""
         try:
-            chunks = self.answers.predict_parts(self.champion.recommender, patients,
-                                                self.champion.provenance)
+            chunks = self.answers.predict_parts(
+                self.champion.recommender, patients, self.champion.provenance
+            )
         except ContractError as exc:
             return _unprocessable(ctx, exc)
         parts, committed = [], []
         for texts, audited in chunks:  # a chunk's records are written while the next computes
             parts += texts
-            committed.append(self.audit.submit([
-                self._record(ctx, "predict", patients[i], text) for i, text in audited]))
+            committed.append(
+                self.audit.submit(
+                    [self._record(ctx, "predict", patients[i], text) for i, text in audited]
+                )
+            )
         for done in committed:  # every answer is in the audit log before the response
             done.result()
         size = 2 + sum(len(p) for p in parts) + max(len(parts) - 1, 0)
-        return StreamingResponse(self.answers.json_array(parts), media_type=JSON,
-                                 headers={"content-length": str(size)})
+        return StreamingResponse(
+            self.answers.json_array(parts), media_type=JSON, headers={"content-length": str(size)}
+        )
 
     @bentoml.api(route="/triage")
     def triage(self, patients: PatientRows, /, ctx: bentoml.Context) -> list[TriageRow]:
@@ -145,14 +158,21 @@ class IL2Select:
             return _unprocessable(ctx, exc)
 
     def _record(self, ctx: bentoml.Context, endpoint: str, values: dict, body: str | bytes):
-        return make_record(endpoint, ctx.request.state.token_id,
-                           self.champion.provenance.model_version, values, body)
+        return make_record(
+            endpoint,
+            ctx.request.state.token_id,
+            self.champion.provenance.model_version,
+            values,
+            body,
+        )
 
 
 def _unprocessable(ctx: bentoml.Context, exc: ContractError) -> Response:
     ctx.response.status_code = 422  # BentoML sets the status from the context
-    problem = Problem(error=str(exc), detail=[FieldError(
-        field=exc.column or "body", value=None, rule=exc.rule or str(exc))])
+    problem = Problem(
+        error=str(exc),
+        detail=[FieldError(field=exc.column or "body", value=None, rule=exc.rule or str(exc))],
+    )
     return JSONResponse(problem.model_dump(mode="json"), status_code=422)
 
 

@@ -24,17 +24,27 @@ class ServingSettings(BaseSettings):
     tracking_uri: str = Field(
         default=f"sqlite:///{PROJECT_DIR / 'mlflow.db'}",
         validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "IL2SELECT_TRACKING_URI"),
-        description="MLflow tracking store holding the registry")
+        description="MLflow tracking store holding the registry",
+    )
     model_name: str = "il2select"
     model_alias: str = "champion"
-    tokens: str = Field(default="", description=(
-        "hashed bearer tokens, comma-separated, each 'token_id:sha256hex'"))
-    tokens_file: Path = Field(default=STATE_DIR / "tokens", description=(
-        "file of hashed tokens, one 'token_id:sha256hex' a line (read when it exists)"))
+    tokens: str = Field(
+        default="", description=("hashed bearer tokens, comma-separated, each 'token_id:sha256hex'")
+    )
+    tokens_file: Path = Field(
+        default=STATE_DIR / "tokens",
+        description=(
+            "file of hashed tokens, one 'token_id:sha256hex' a line (read when it exists)"
+        ),
+    )
     audit_db: Path = STATE_DIR / "audit.db"
-    audit_synchronous: Literal["FULL", "NORMAL"] = Field(default="FULL", description=(
-        "FULL: fsync at every commit (survives a power cut); NORMAL in WAL mode: a commit "
-        "survives kill -9 of the server but not an OS crash"))
+    audit_synchronous: Literal["FULL", "NORMAL"] = Field(
+        default="FULL",
+        description=(
+            "FULL: fsync at every commit (survives a power cut); NORMAL in WAL mode: a commit "
+            "survives kill -9 of the server but not an OS crash"
+        ),
+    )
     max_body_bytes: int = MAX_BODY_BYTES
     max_patients: int = MAX_PATIENTS
 

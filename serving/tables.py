@@ -23,8 +23,12 @@ FORMATS = (".csv", ".parquet")
 def table_format(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
-        raise ContractError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet",
-                            column=None, value=str(path), rule="file type")
+        raise ContractError(
+            f"{path}: unsupported file type {suffix!r}; use .csv or .parquet",
+            column=None,
+            value=str(path),
+            rule="file type",
+        )
     return suffix
 
 
@@ -88,8 +92,9 @@ class TableWriter:
 
     def _write(self, frame: pd.DataFrame) -> None:
         if self.format == ".csv":
-            frame.to_csv(self.path, mode="a" if self._started else "w",
-                         header=not self._started, index=False)
+            frame.to_csv(
+                self.path, mode="a" if self._started else "w", header=not self._started, index=False
+            )
         else:
             table = self._to_arrow(frame)
             if self._parquet is None:
@@ -102,9 +107,12 @@ class TableWriter:
             table = pa.Table.from_pandas(frame, preserve_index=False)
             # plain text in the file (not dictionaries), and a column that is empty in the
             # first chunk must still take text later on
-            fields = [pa.field(f.name, pa.string())
-                      if pa.types.is_null(f.type) or pa.types.is_dictionary(f.type) else f
-                      for f in table.schema]
+            fields = [
+                pa.field(f.name, pa.string())
+                if pa.types.is_null(f.type) or pa.types.is_dictionary(f.type)
+                else f
+                for f in table.schema
+            ]
             self._schema = pa.schema(fields)
         table = pa.Table.from_pandas(frame, preserve_index=False)
         return table.cast(self._schema) if table.schema != self._schema else table

@@ -52,8 +52,9 @@ def triage_frame(raw: pd.DataFrame, first_row: int = 1) -> TriageResult:
 
 def _renumbered(frame: pd.DataFrame) -> pd.DataFrame:
     """Index 0..n-1 without copying the data (reset_index copies every column)."""
-    if not (isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0
-            and frame.index.step == 1):
+    if not (
+        isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0 and frame.index.step == 1
+    ):
         frame = frame.set_axis(pd.RangeIndex(len(frame)), axis=0, copy=False)
     return frame
 

@@ -26,8 +26,10 @@ async def model_info(_: Request) -> Response:
 
 
 def create_web_app() -> Starlette:
-    return Starlette(routes=[
-        Route("/", index, methods=["GET"]),
-        Route("/model", model_info, methods=["GET"]),
-        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
-    ])
+    return Starlette(
+        routes=[
+            Route("/", index, methods=["GET"]),
+            Route("/model", model_info, methods=["GET"]),
+            Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+        ]
+    )

@@ -76,14 +76,20 @@ def residuals(values: dict[str, float], targets: TargetSet) -> np.ndarray:
 def prior_vector(start: Parameters) -> np.ndarray:
     """Each effect's literature prior (``prior`` in the file; else its current value)."""
     effects = start.document["effects"]
-    return np.array([float(effects[n].get("prior", effects[n]["value"]))
-                     for n in start.effect_names])
+    return np.array(
+        [float(effects[n].get("prior", effects[n]["value"])) for n in start.effect_names]
+    )
 
 
-def calibrate(start: Parameters, targets: TargetSet, n: int = 200_000, seed: int = 20260,
-              max_evaluations: int = 3000, cohort: CalibrationCohort | None = None,
-              on_evaluation: Callable[[int, float, float], None] | None = None,
-              ) -> CalibrationResult:
+def calibrate(
+    start: Parameters,
+    targets: TargetSet,
+    n: int = 200_000,
+    seed: int = 20260,
+    max_evaluations: int = 3000,
+    cohort: CalibrationCohort | None = None,
+    on_evaluation: Callable[[int, float, float], None] | None = None,
+) -> CalibrationResult:
     """Fit the effects of ``start`` to ``targets`` on a cohort of ``n`` patients.
 
     Parameters
@@ -112,8 +118,12 @@ def calibrate(start: Parameters, targets: TargetSet, n: int = 200_000, seed: int
 
     def objective(u: np.ndarray) -> np.ndarray:
         params = start.with_effects(low + u * (high - low))
-        r = np.concatenate([residuals(expected_statistics(cohort, targets, params), targets),
-                            PRIOR_WEIGHT * (u - u_prior)])
+        r = np.concatenate(
+            [
+                residuals(expected_statistics(cohort, targets, params), targets),
+                PRIOR_WEIGHT * (u - u_prior),
+            ]
+        )
         cost = 0.5 * float(r @ r)
         state["count"] += 1
         if cost < state["best"]:
@@ -128,18 +138,32 @@ def calibrate(start: Parameters, targets: TargetSet, n: int = 200_000, seed: int
     start_values = expected_statistics(cohort, targets, start)
     cost_start = 0.5 * float(np.sum(objective(u0) ** 2))
     try:
-        fit = least_squares(objective, u0, bounds=(0.0, 1.0), method="trf", diff_step=1e-4,
-                            x_scale=1.0, max_nfev=max_evaluations, xtol=1e-10, ftol=1e-10)
+        fit = least_squares(
+            objective,
+            u0,
+            bounds=(0.0, 1.0),
+            method="trf",
+            diff_step=1e-4,
+            x_scale=1.0,
+            max_nfev=max_evaluations,
+            xtol=1e-10,
+            ftol=1e-10,
+        )
         status = fit.message
     except _BudgetSpent:
         status = f"stopped after the budget of {max_evaluations} evaluations"
     best = start.with_effects(low + state["best_u"] * (high - low))
     log.info("calibration: %s; best cost %.5f", status, state["best"])
     return CalibrationResult(
-        parameters=best, start=start_values,
-        final=expected_statistics(cohort, targets, best), cost_start=cost_start,
-        cost_final=float(state["best"]), evaluations=state["count"], status=status,
-        seconds=time.perf_counter() - began, trace=trace,
+        parameters=best,
+        start=start_values,
+        final=expected_statistics(cohort, targets, best),
+        cost_start=cost_start,
+        cost_final=float(state["best"]),
+        evaluations=state["count"],
+        status=status,
+        seconds=time.perf_counter() - began,
+        trace=trace,
     )
 
 
@@ -147,51 +171,71 @@ class _BudgetSpent(Exception):
     """Raised inside the objective when the evaluation budget is used up."""
 
 
-def write_calibration(result: CalibrationResult, targets: TargetSet, params_path: Path,
-                      report_path: Path, n: int, seed: int, targets_source: str) -> None:
+def write_calibration(
+    result: CalibrationResult,
+    targets: TargetSet,
+    params_path: Path,
+    report_path: Path,
+    n: int,
+    seed: int,
+    targets_source: str,
+) -> None:
     """Write the calibrated parameter file (version bumped) and its Markdown report."""
     document = result.parameters.document
     document["version"] = int(document.get("version", 0)) + 1
     document["calibration"] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "cohort_n": int(n), "cohort_seed": int(seed), "targets": targets_source,
-        "evaluations": int(result.evaluations), "cost": round(result.cost_final, 6),
+        "cohort_n": int(n),
+        "cohort_seed": int(seed),
+        "targets": targets_source,
+        "evaluations": int(result.evaluations),
+        "cost": round(result.cost_final, 6),
         "report": report_path.name,
     }
     for name in result.parameters.effect_names:
         entry = document["effects"][name]
         entry["value"] = float(np.round(entry["value"], 6))
-    dump_parameters(result.parameters, params_path, header=(
-        "IL2Select synthetic cohort generator parameters.\n"
-        "effects: fitted by `il2select calibrate` (bounds keep the literature's signs).\n"
-        "assumptions: figures no target pins down, each with its rationale."))
+    dump_parameters(
+        result.parameters,
+        params_path,
+        header=(
+            "IL2Select synthetic cohort generator parameters.\n"
+            "effects: fitted by `il2select calibrate` (bounds keep the literature's signs).\n"
+            "assumptions: figures no target pins down, each with its rationale."
+        ),
+    )
     report_path.write_text(calibration_report(result, targets, document), encoding="utf-8")
 
 
 def calibration_report(result: CalibrationResult, targets: TargetSet, document: dict) -> str:
     """Markdown: run summary, each target's expected statistic before/after, effects."""
     lines = [
-        f"# Calibration report (parameters version {document['version']})", "",
+        f"# Calibration report (parameters version {document['version']})",
+        "",
         f"- date: {document['calibration']['date']}",
         f"- cohort: n = {document['calibration']['cohort_n']:,}, "
         f"seed = {document['calibration']['cohort_seed']} (case mix drawn once)",
         f"- optimiser: scipy least_squares (trf, bounded); {result.evaluations} evaluations "
         f"in {result.seconds:.0f} s; {result.status}",
-        f"- cost: {result.cost_start:.4f} -> {result.cost_final:.4f}", "",
+        f"- cost: {result.cost_start:.4f} -> {result.cost_final:.4f}",
+        "",
         "Expected statistic of each target on the calibration case mix; position in the "
-        "band in half-widths (0 = centre, ±1 = edge; log scale for ratios).", "",
+        "band in half-widths (0 = centre, ±1 = edge; log scale for ratios).",
+        "",
         "| target | kind | band | start | calibrated | position |",
         "|---|---|---|---|---|---|",
     ]
     for t in targets:
-        lines.append(f"| {t.id} | {t.kind} | [{t.low:g}, {t.high:g}] | "
-                     f"{result.start[t.id]:.4g} | {result.final[t.id]:.4g} | "
-                     f"{band_position(t, result.final[t.id]):+.2f} |")
-    lines += ["", "## Effects", "", "| effect | value | bounds | rationale |",
-              "|---|---|---|---|"]
+        lines.append(
+            f"| {t.id} | {t.kind} | [{t.low:g}, {t.high:g}] | "
+            f"{result.start[t.id]:.4g} | {result.final[t.id]:.4g} | "
+            f"{band_position(t, result.final[t.id]):+.2f} |"
+        )
+    lines += ["", "## Effects", "", "| effect | value | bounds | rationale |", "|---|---|---|---|"]
     for name, entry in document["effects"].items():
-        lines.append(f"| {name} | {entry['value']:.4g} | {entry['bounds']} | "
-                     f"{entry['rationale']} |")
+        lines.append(
+            f"| {name} | {entry['value']:.4g} | {entry['bounds']} | {entry['rationale']} |"
+        )
     lines += ["", "## Trace (evaluation, best cost)", ""]
     lines += [f"- {count}: {cost:.5f}" for count, cost in result.trace[-40:]]
     return "\n".join(lines) + "\n"

@@ -67,8 +67,9 @@ def prepare_cohort(frame: pd.DataFrame, targets: TargetSet) -> CalibrationCohort
         cohort.strategy[target.id] = strategy
         cohort.counts[target.id] = {}
         for key, expression in expressions.items():
-            cohort.counts[target.id][key] = _class_counts(frame, expression, strategy,
-                                                          inverse, n_patterns)
+            cohort.counts[target.id][key] = _class_counts(
+                frame, expression, strategy, inverse, n_patterns
+            )
         if "severe_cardiac_toxicity" in spec.get("outcome", ""):
             cohort.masks[target.id] = frame.eval(target.population).to_numpy(dtype=bool)
     return cohort
@@ -98,13 +99,16 @@ def _population_expressions(target: Target) -> dict[str, str]:
             "unexposed_outcome": f"{pop} and not {exposed} and {out}",
         }
     if target.statistic == "median_ratio":
-        return {"numerator": f"{pop} and ({spec['numerator_population']})",
-                "denominator": f"{pop} and ({spec['denominator_population']})"}
+        return {
+            "numerator": f"{pop} and ({spec['numerator_population']})",
+            "denominator": f"{pop} and ({spec['denominator_population']})",
+        }
     return {"population": pop}
 
 
-def _class_counts(frame: pd.DataFrame, expression: str, strategy: str,
-                  inverse: np.ndarray, n_patterns: int) -> np.ndarray:
+def _class_counts(
+    frame: pd.DataFrame, expression: str, strategy: str, inverse: np.ndarray, n_patterns: int
+) -> np.ndarray:
     column = f"{strategy}_best_response"
     counts = np.zeros((n_patterns, len(RESPONSES)))
     if column not in expression:
@@ -118,8 +122,9 @@ def _class_counts(frame: pd.DataFrame, expression: str, strategy: str,
     return counts
 
 
-def expected_statistics(cohort: CalibrationCohort, targets: TargetSet, p: Parameters,
-                        il2_cr_scale: float = 1.0) -> dict[str, float]:
+def expected_statistics(
+    cohort: CalibrationCohort, targets: TargetSet, p: Parameters, il2_cr_scale: float = 1.0
+) -> dict[str, float]:
     """Every target's expected statistic under parameters ``p``."""
     mixtures = strategy_mixtures(cohort.patterns, p, il2_cr_scale)
     p_tox = None
@@ -144,18 +149,24 @@ def _weights(counts: np.ndarray, mix: Mixture) -> np.ndarray:
 def _statistic(target: Target, counts: dict, mix: Mixture, mixtures: dict) -> float:
     spec, kind = target.spec, target.statistic
     if kind == "rate":
-        return float(_weights(counts["outcome"], mix).sum()
-                     / _weights(counts["population"], mix).sum())
+        return float(
+            _weights(counts["outcome"], mix).sum() / _weights(counts["population"], mix).sum()
+        )
     if kind == "median":
         return pooled_median(mix, _endpoint(spec["time"]), _weights(counts["population"], mix))
     if kind == "survival_at":
         w = _weights(counts["population"], mix)
-        return float(pooled_survival(mix, np.array([float(spec["at_months"])]),
-                                     _endpoint(spec["time"]), w)[0])
+        return float(
+            pooled_survival(mix, np.array([float(spec["at_months"])]), _endpoint(spec["time"]), w)[
+                0
+            ]
+        )
     if kind == "odds_ratio":
         r1 = _weights(counts["exposed_outcome"], mix).sum() / _weights(counts["exposed"], mix).sum()
-        r0 = (_weights(counts["unexposed_outcome"], mix).sum()
-              / _weights(counts["unexposed"], mix).sum())
+        r0 = (
+            _weights(counts["unexposed_outcome"], mix).sum()
+            / _weights(counts["unexposed"], mix).sum()
+        )
         return float(r1 / (1 - r1) / (r0 / (1 - r0)))
     if kind == "median_ratio":
         endpoint = _endpoint(spec["time"])
@@ -164,8 +175,12 @@ def _statistic(target: Target, counts: dict, mix: Mixture, mixtures: dict) -> fl
         return top / bottom
     if kind == "hazard_ratio":
         (t1, _), (t0, _) = spec["arms"]["treated"], spec["arms"]["control"]
-        return _expected_hazard_ratio(mixtures[t1.split("_")[0]], mixtures[t0.split("_")[0]],
-                                      _endpoint(t1), counts["population"][:, 0])
+        return _expected_hazard_ratio(
+            mixtures[t1.split("_")[0]],
+            mixtures[t0.split("_")[0]],
+            _endpoint(t1),
+            counts["population"][:, 0],
+        )
     raise ValueError(f"unknown statistic {kind!r}")
 
 
@@ -173,8 +188,13 @@ def _endpoint(time_column: str) -> str:
     return "pfs" if "_pfs_" in time_column else "os"
 
 
-def _expected_hazard_ratio(treated: Mixture, control: Mixture, endpoint: str,
-                           patients: np.ndarray, follow_up=(132.0, 192.0)) -> float:
+def _expected_hazard_ratio(
+    treated: Mixture,
+    control: Mixture,
+    endpoint: str,
+    patients: np.ndarray,
+    follow_up=(132.0, 192.0),
+) -> float:
     """Limit of the Cox estimate on stacked arms: root in beta of the expected score
     sum over events of (treated - e^b S1 / (e^b S1 + S0)), censoring G(t) uniform."""
     keep = patients > 0

@@ -32,8 +32,10 @@ class TrainingDataError(ContractError):
     def __init__(self, reasons: pd.Series, n_rows: int) -> None:
         shown = "\n".join(f"row {row}: {text}" for row, text in reasons.head(50).items())
         more = f"\n… and {len(reasons) - 50} more" if len(reasons) > 50 else ""
-        super().__init__(f"{len(reasons)} of {n_rows} training rows break the data contract:\n"
-                         f"{shown}{more}", rule="data contract")
+        super().__init__(
+            f"{len(reasons)} of {n_rows} training rows break the data contract:\n{shown}{more}",
+            rule="data contract",
+        )
         self.reasons = reasons
 
 
@@ -51,15 +53,17 @@ def prepare(raw: pd.DataFrame, source: str) -> TrainingData:
     if not report.errors.empty:
         raise TrainingDataError(report.reasons_by_row(), len(raw))
     typed = report.typed
-    outcomes = pd.DataFrame({
-        "treatment": typed["treatment"].to_numpy(dtype=object),
-        "best_response": typed["best_response"].to_numpy(dtype=object),
-        "pfs_months": typed["pfs_months"].to_numpy(),
-        "pfs_event": typed["pfs_event"].to_numpy() == 1.0,
-        "os_months": typed["os_months"].to_numpy(),
-        "os_event": typed["os_event"].to_numpy() == 1.0,
-        "severe_cardiac_toxicity": typed["severe_cardiac_toxicity"].to_numpy(),
-    })
+    outcomes = pd.DataFrame(
+        {
+            "treatment": typed["treatment"].to_numpy(dtype=object),
+            "best_response": typed["best_response"].to_numpy(dtype=object),
+            "pfs_months": typed["pfs_months"].to_numpy(),
+            "pfs_event": typed["pfs_event"].to_numpy() == 1.0,
+            "os_months": typed["os_months"].to_numpy(),
+            "os_event": typed["os_event"].to_numpy() == 1.0,
+            "severe_cardiac_toxicity": typed["severe_cardiac_toxicity"].to_numpy(),
+        }
+    )
     features = typed[list(FEATURE_COLUMNS)]
     return TrainingData(features, outcomes, source, frame_hash(raw))
 

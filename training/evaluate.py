@@ -50,30 +50,35 @@ def evaluate(recommender: Recommender, hold: pd.DataFrame, seed: int = 0) -> Eva
     typed = validate_table(hold[list(FEATURE_COLUMNS)]).typed
     pred = recommender.predict_frame(typed)
     eligible = hold["il2_eligible"].to_numpy(dtype=bool)
-    metrics = {**classifier_metrics(pred, hold, np.ones(len(hold), dtype=bool)),
-               **classifier_metrics(pred, hold, eligible, prefix="eligible_"),
-               **survival_metrics(pred, hold)}
+    metrics = {
+        **classifier_metrics(pred, hold, np.ones(len(hold), dtype=bool)),
+        **classifier_metrics(pred, hold, eligible, prefix="eligible_"),
+        **survival_metrics(pred, hold),
+    }
     values = {k: typed[k].to_numpy() for k in typed.columns}
     inputs = policy_inputs(derive(values, len(typed)), values, pred)
     given = assignments(hold, inputs, recommender.policy)
     outcomes = {name: outcomes_under(hold, given[name]) for name in POLICIES}
     policies = pd.DataFrame({name: summarise(outcomes[name]) for name in POLICIES}).T
     rng = np.random.default_rng(seed)
-    diff, lo, hi = paired_difference(outcomes["recommender"]["durable_cr"],
-                                     outcomes["manchester"]["durable_cr"], rng)
-    metrics.update({
-        "policy_durable_cr_gain_vs_manchester_per_1000": diff,
-        "policy_durable_cr_gain_vs_manchester_lo": lo,
-        "policy_durable_cr_gain_vs_manchester_hi": hi,
-        "policy_durable_cr_gap_to_oracle_per_1000":
-            policies.loc["oracle", "durable_cr_per_1000"]
+    diff, lo, hi = paired_difference(
+        outcomes["recommender"]["durable_cr"], outcomes["manchester"]["durable_cr"], rng
+    )
+    metrics.update(
+        {
+            "policy_durable_cr_gain_vs_manchester_per_1000": diff,
+            "policy_durable_cr_gain_vs_manchester_lo": lo,
+            "policy_durable_cr_gain_vs_manchester_hi": hi,
+            "policy_durable_cr_gap_to_oracle_per_1000": policies.loc[
+                "oracle", "durable_cr_per_1000"
+            ]
             - policies.loc["recommender", "durable_cr_per_1000"],
-    })
+        }
+    )
     for name in POLICIES:
         for column, value in policies.loc[name].items():
             metrics[f"policy_{name}_{column}"] = float(value)
-    return Evaluation(metrics, policies, sweep(hold, inputs, recommender.policy, SWEEP_GRID),
-                      pred)
+    return Evaluation(metrics, policies, sweep(hold, inputs, recommender.policy, SWEEP_GRID), pred)
 
 
 def write_figures(evaluation: Evaluation, hold: pd.DataFrame, folder: Path) -> dict[str, Path]:
@@ -84,8 +89,14 @@ def write_figures(evaluation: Evaluation, hold: pd.DataFrame, folder: Path) -> d
     for ax, (name, (truth_col, outcome_of)) in zip(axes.flat, CLASSIFIERS.items(), strict=True):
         p = evaluation.predictions[name].to_numpy()
         bins = np.searchsorted(np.quantile(p, np.linspace(0, 1, 11)[1:-1]), p, side="right")
-        frame = pd.DataFrame({"p": p, "truth": hold[truth_col].to_numpy(),
-                              "y": np.asarray(outcome_of(hold), dtype=float), "bin": bins})
+        frame = pd.DataFrame(
+            {
+                "p": p,
+                "truth": hold[truth_col].to_numpy(),
+                "y": np.asarray(outcome_of(hold), dtype=float),
+                "bin": bins,
+            }
+        )
         means = frame.groupby("bin").mean()
         top = max(means[["p", "truth", "y"]].max().max(), 0.05)
         ax.plot([0, top], [0, top], color="grey", lw=0.8, ls="--")
@@ -103,11 +114,14 @@ def write_figures(evaluation: Evaluation, hold: pd.DataFrame, folder: Path) -> d
     x = sw["min_durable_gain"]
     ax.plot(x, sw["durable_cr_per_1000"], "o-", label="durable CR per 1,000")
     ax.plot(x, sw["il2_courses_per_1000"] / 10, "s-", label="IL-2 courses per 10,000")
-    ax.plot(x, sw["cardiac_events_per_1000"], "^-",
-            label="severe cardiac events per 1,000")
+    ax.plot(x, sw["cardiac_events_per_1000"], "^-", label="severe cardiac events per 1,000")
     for name, style in (("manchester", ":"), ("oracle", "--")):
-        ax.axhline(evaluation.policies.loc[name, "durable_cr_per_1000"], ls=style, color="grey",
-                   label=f"{name}: durable CR per 1,000")
+        ax.axhline(
+            evaluation.policies.loc[name, "durable_cr_per_1000"],
+            ls=style,
+            color="grey",
+            label=f"{name}: durable CR per 1,000",
+        )
     ax.set_xlabel("policy threshold: minimum gain in P(durable complete remission)")
     ax.legend(fontsize=8)
     ax.set_title("Threshold sweep of the recommendation policy (synthetic hold-out)")

@@ -14,22 +14,35 @@ N_BINS = 10
 # (prediction column, truth column, observed outcome)
 CLASSIFIERS = {
     "il2_p_response": ("il2_true_p_response", lambda h: h["il2_best_response"].isin(["CR", "PR"])),
-    "il2_p_complete_response": ("il2_true_p_complete_response",
-                                lambda h: h["il2_best_response"] == "CR"),
+    "il2_p_complete_response": (
+        "il2_true_p_complete_response",
+        lambda h: h["il2_best_response"] == "CR",
+    ),
     "tki_p_response": ("tki_true_p_response", lambda h: h["tki_best_response"].isin(["CR", "PR"])),
-    "tki_p_complete_response": ("tki_true_p_complete_response",
-                                lambda h: h["tki_best_response"] == "CR"),
-    "il2_p_severe_cardiac_toxicity": ("il2_true_p_severe_cardiac_toxicity",
-                                      lambda h: h["il2_severe_cardiac_toxicity"].astype(bool)),
-    "il2_p_durable_cr": ("il2_true_p_durable_cr", lambda h: (h["il2_best_response"] == "CR")
-                         & (h["il2_pfs_months"] > 60)),
-    "tki_p_durable_cr": ("tki_true_p_durable_cr", lambda h: (h["tki_best_response"] == "CR")
-                         & (h["tki_pfs_months"] > 60)),
-    "il2_p_cure": ("il2_true_p_cure",
-                   lambda h: (h["il2_best_response"] == "CR") & ~h["il2_pfs_event"].astype(bool)),
+    "tki_p_complete_response": (
+        "tki_true_p_complete_response",
+        lambda h: h["tki_best_response"] == "CR",
+    ),
+    "il2_p_severe_cardiac_toxicity": (
+        "il2_true_p_severe_cardiac_toxicity",
+        lambda h: h["il2_severe_cardiac_toxicity"].astype(bool),
+    ),
+    "il2_p_durable_cr": (
+        "il2_true_p_durable_cr",
+        lambda h: (h["il2_best_response"] == "CR") & (h["il2_pfs_months"] > 60),
+    ),
+    "tki_p_durable_cr": (
+        "tki_true_p_durable_cr",
+        lambda h: (h["tki_best_response"] == "CR") & (h["tki_pfs_months"] > 60),
+    ),
+    "il2_p_cure": (
+        "il2_true_p_cure",
+        lambda h: (h["il2_best_response"] == "CR") & ~h["il2_pfs_event"].astype(bool),
+    ),
 }
-SURVIVAL = {f"{a}_{e}": (f"{a}_{e}_months", f"{a}_{e}_event") for a in ("il2", "tki")
-            for e in ("os", "pfs")}
+SURVIVAL = {
+    f"{a}_{e}": (f"{a}_{e}_months", f"{a}_{e}_event") for a in ("il2", "tki") for e in ("os", "pfs")
+}
 
 
 def binned_error(score: np.ndarray, predicted: np.ndarray, target: np.ndarray) -> float:
@@ -48,8 +61,9 @@ def decile_gaps(score: np.ndarray, predicted: np.ndarray, target: np.ndarray) ->
     """|mean predicted - mean target| in each decile of ``score``."""
     edges = np.quantile(score, np.linspace(0, 1, N_BINS + 1)[1:-1])
     bins = np.searchsorted(edges, score, side="right")
-    return np.array([abs(predicted[bins == b].mean() - target[bins == b].mean())
-                     for b in np.unique(bins)])
+    return np.array(
+        [abs(predicted[bins == b].mean() - target[bins == b].mean()) for b in np.unique(bins)]
+    )
 
 
 def calibration_slope(predicted: np.ndarray, outcome: np.ndarray) -> float:
@@ -59,8 +73,9 @@ def calibration_slope(predicted: np.ndarray, outcome: np.ndarray) -> float:
     return float(fit_logistic(design, outcome, penalty=1e-6).coef[1])
 
 
-def classifier_metrics(pred: pd.DataFrame, hold: pd.DataFrame, rows: np.ndarray,
-                       prefix: str = "") -> dict[str, float]:
+def classifier_metrics(
+    pred: pd.DataFrame, hold: pd.DataFrame, rows: np.ndarray, prefix: str = ""
+) -> dict[str, float]:
     out = {}
     for name, (truth_col, outcome_of) in CLASSIFIERS.items():
         p = pred[name].to_numpy()[rows]

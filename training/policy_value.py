@@ -20,16 +20,19 @@ POLICIES = ("recommender", "tki_for_all", "il2_for_all_eligible", "manchester", 
 
 def outcomes_under(hold: pd.DataFrame, il2: np.ndarray) -> dict[str, np.ndarray]:
     """Per-patient outcomes when ``il2`` patients get IL-2 and the rest a TKI."""
+
     def pick(column_suffix):
-        return np.where(il2, hold[f"il2_{column_suffix}"].to_numpy(),
-                        hold[f"tki_{column_suffix}"].to_numpy())
+        return np.where(
+            il2, hold[f"il2_{column_suffix}"].to_numpy(), hold[f"tki_{column_suffix}"].to_numpy()
+        )
 
     durable = (pick("best_response") == "CR") & (pick("pfs_months").astype(float) > HORIZON_MONTHS)
     return {
         "durable_cr": durable.astype(float),
         "rmst60": np.minimum(pick("os_months").astype(float), HORIZON_MONTHS),
-        "cardiac_event": (il2 & hold["il2_severe_cardiac_toxicity"].to_numpy(dtype=bool)
-                          ).astype(float),
+        "cardiac_event": (il2 & hold["il2_severe_cardiac_toxicity"].to_numpy(dtype=bool)).astype(
+            float
+        ),
         "il2_course": il2.astype(float),
     }
 
@@ -45,9 +48,12 @@ def summarise(outcomes: dict[str, np.ndarray]) -> dict[str, float]:
 
 def true_inputs(inputs: PolicyInputs, hold: pd.DataFrame) -> PolicyInputs:
     """The same rule on the true probabilities: the oracle."""
-    return replace(inputs, p_cure=hold["il2_true_p_cure"].to_numpy(),
-                   p_toxicity=hold["il2_true_p_severe_cardiac_toxicity"].to_numpy(),
-                   durable_gain=true_durable_gain(hold))
+    return replace(
+        inputs,
+        p_cure=hold["il2_true_p_cure"].to_numpy(),
+        p_toxicity=hold["il2_true_p_severe_cardiac_toxicity"].to_numpy(),
+        durable_gain=true_durable_gain(hold),
+    )
 
 
 def true_durable_gain(hold: pd.DataFrame) -> np.ndarray:
@@ -58,8 +64,9 @@ def true_durable_gain(hold: pd.DataFrame) -> np.ndarray:
     return hold["il2_true_p_cure"].to_numpy()
 
 
-def assignments(hold: pd.DataFrame, inputs: PolicyInputs,
-                config: PolicyConfig) -> dict[str, np.ndarray]:
+def assignments(
+    hold: pd.DataFrame, inputs: PolicyInputs, config: PolicyConfig
+) -> dict[str, np.ndarray]:
     """Who gets IL-2 under each policy (poor risk never: TKI outcomes)."""
     poor = inputs.poor == 1.0
     eligible = (inputs.eligible == 1.0) & ~poor
@@ -72,8 +79,9 @@ def assignments(hold: pd.DataFrame, inputs: PolicyInputs,
     }
 
 
-def paired_difference(a: np.ndarray, b: np.ndarray, rng: np.random.Generator,
-                      n_boot: int = 2000) -> tuple[float, float, float]:
+def paired_difference(
+    a: np.ndarray, b: np.ndarray, rng: np.random.Generator, n_boot: int = 2000
+) -> tuple[float, float, float]:
     """Per-1,000 difference in a 0/1 outcome between two policies on the same patients,
     with a paired bootstrap 95 % interval. Each patient's difference is -1, 0 or +1, so a
     resample's counts are multinomial: drawn exactly, without materialising indices."""
@@ -85,8 +93,9 @@ def paired_difference(a: np.ndarray, b: np.ndarray, rng: np.random.Generator,
     return 1000 * d.mean(), *np.percentile(boot, [2.5, 97.5])
 
 
-def sweep(hold: pd.DataFrame, inputs: PolicyInputs, config: PolicyConfig,
-          grid: np.ndarray) -> pd.DataFrame:
+def sweep(
+    hold: pd.DataFrame, inputs: PolicyInputs, config: PolicyConfig, grid: np.ndarray
+) -> pd.DataFrame:
     """Policy value of the recommender across ``min_durable_gain`` thresholds."""
     rows = []
     for threshold in grid:

@@ -25,8 +25,13 @@ GATE_AUC_SLACK = 0.03
 GATE_CALIBRATION = 0.03
 GATE_C_INDEX_SLACK = 0.03
 CHAMPION_SLACK = 0.005
-GATED_CLASSIFIERS = ("il2_p_response", "il2_p_complete_response", "tki_p_response",
-                     "tki_p_complete_response", "il2_p_severe_cardiac_toxicity")
+GATED_CLASSIFIERS = (
+    "il2_p_response",
+    "il2_p_complete_response",
+    "tki_p_response",
+    "tki_p_complete_response",
+    "il2_p_severe_cardiac_toxicity",
+)
 GATED_SURVIVAL = ("il2_os", "il2_pfs", "tki_os", "tki_pfs")
 
 
@@ -47,8 +52,12 @@ def file_hash(path: Path) -> str:
 
 def lineage_tags(data_hash: str, generator_version: str) -> dict[str, str]:
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
-                                text=True, timeout=10).stdout.strip() or "unknown"
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+            or "unknown"
+        )
     except OSError:
         commit = "unknown"
     return {
@@ -63,20 +72,34 @@ def lineage_tags(data_hash: str, generator_version: str) -> dict[str, str]:
 def input_schema() -> Schema:
     """The pyfunc's input columns, from the data contract: numbers as double, flags as
     boolean, labels as string; the inputs that may be unknown are optional."""
-    mlflow_type = {"float": "double", "int": "double", "bool": "boolean", "choice": "string",
-                   "text": "string"}
-    return Schema([ColSpec(mlflow_type[spec.kind], spec.name,
-                           required=not spec.may_be_unknown) for spec in COLUMNS])
+    mlflow_type = {
+        "float": "double",
+        "int": "double",
+        "bool": "boolean",
+        "choice": "string",
+        "text": "string",
+    }
+    return Schema(
+        [
+            ColSpec(mlflow_type[spec.kind], spec.name, required=not spec.may_be_unknown)
+            for spec in COLUMNS
+        ]
+    )
 
 
 def log_recommender(recommender: Recommender, example: pd.DataFrame, name: str) -> str:
     """Log the pyfunc (signature, input example) in the active run; returns its URI."""
     output = predict_table(recommender, example)
-    signature = ModelSignature(inputs=input_schema(),
-                               outputs=infer_signature(example, output).outputs)
-    info = mlflow.pyfunc.log_model(name="model", python_model=RecommenderModel(recommender),
-                                   signature=signature, input_example=example,
-                                   registered_model_name=name)
+    signature = ModelSignature(
+        inputs=input_schema(), outputs=infer_signature(example, output).outputs
+    )
+    info = mlflow.pyfunc.log_model(
+        name="model",
+        python_model=RecommenderModel(recommender),
+        signature=signature,
+        input_example=example,
+        registered_model_name=name,
+    )
     return info.model_uri
 
 
@@ -101,12 +124,14 @@ def gate_synthetic(metrics: dict[str, float], champion: dict[str, float] | None)
             failures.append(f"{name} calibration error {error:.3f} > {GATE_CALIBRATION}")
         if champion is not None and f"{name}_auc" in champion and auc is not None:
             if auc < champion[f"{name}_auc"] - CHAMPION_SLACK:
-                failures.append(f"{name} AUC {auc:.3f} worse than the champion's "
-                                f"{champion[f'{name}_auc']:.3f}")
+                failures.append(
+                    f"{name} AUC {auc:.3f} worse than the champion's {champion[f'{name}_auc']:.3f}"
+                )
             theirs = champion[f"{name}_calibration_error_vs_truth"]
             if error > theirs + CHAMPION_SLACK:
-                failures.append(f"{name} calibration error {error:.3f} worse than the "
-                                f"champion's {theirs:.3f}")
+                failures.append(
+                    f"{name} calibration error {error:.3f} worse than the champion's {theirs:.3f}"
+                )
     for name in GATED_SURVIVAL:
         c, truth = metrics[f"{name}_c_index"], metrics[f"{name}_c_index_truth"]
         if c < truth - GATE_C_INDEX_SLACK:
@@ -131,14 +156,16 @@ def gate_real(metrics: dict[str, float]) -> GateResult:
 
 def champion_version(client: MlflowClient, settings: Settings) -> str | None:
     try:
-        return str(client.get_model_version_by_alias(settings.model_name,
-                                                 settings.champion_alias).version)
+        return str(
+            client.get_model_version_by_alias(settings.model_name, settings.champion_alias).version
+        )
     except MlflowException:
         return None
 
 
-def move_alias(client: MlflowClient, settings: Settings, alias: str, version: str,
-               reason: str) -> str:
+def move_alias(
+    client: MlflowClient, settings: Settings, alias: str, version: str, reason: str
+) -> str:
     """Point ``alias`` at ``version`` and record the move and its reason on the version
     and in the model's alias history (a tag per move)."""
     before = None
@@ -165,5 +192,7 @@ def load_recommender(uri: str) -> Recommender:
     try:
         return mlflow.pyfunc.load_model(uri).unwrap_python_model().recommender
     except MlflowException as exc:
-        raise NoChampionError(f"no model at {uri} in {mlflow.get_tracking_uri()}: run "
-                              "`il2select train` first (or pass --model-uri)") from exc
+        raise NoChampionError(
+            f"no model at {uri} in {mlflow.get_tracking_uri()}: run "
+            "`il2select train` first (or pass --model-uri)"
+        ) from exc

@@ -50,10 +50,16 @@ class TrainResult:
     metrics: dict[str, float]
 
 
-def train_and_register(settings: Settings, n: int = 20_000, seed: int = 1,
-                       data: pd.DataFrame | None = None, holdout_n: int = 50_000,
-                       holdout_seed: int = 2, n_draws: int = N_DRAWS,
-                       log: Callable[[str], None] = print) -> TrainResult:
+def train_and_register(
+    settings: Settings,
+    n: int = 20_000,
+    seed: int = 1,
+    data: pd.DataFrame | None = None,
+    holdout_n: int = 50_000,
+    holdout_seed: int = 2,
+    n_draws: int = N_DRAWS,
+    log: Callable[[str], None] = print,
+) -> TrainResult:
     """Train on synthetic observed data (``n``, ``seed``) or on a real-format table
     (``data``), then register the pyfunc and run the promotion gate."""
     client = connect(settings)
@@ -65,21 +71,32 @@ def train_and_register(settings: Settings, n: int = 20_000, seed: int = 1,
         else:
             training = prepare(data.reset_index(drop=True), "user table")
         mlflow.set_tags(lineage_tags(training.data_hash, str(load_parameters().version)))
-        mlflow.log_params({"source": training.source, "n_rows": len(training.typed),
-                           "seed": seed, "n_draws": n_draws, **policy.as_dict()})
+        mlflow.log_params(
+            {
+                "source": training.source,
+                "n_rows": len(training.typed),
+                "seed": seed,
+                "n_draws": n_draws,
+                **policy.as_dict(),
+            }
+        )
         fit_rows, split_rows = _split(training, real=data is not None, seed=seed)
         started = time.perf_counter()
-        recommender = Recommender.fit(training.typed.iloc[fit_rows],
-                                      training.outcomes.iloc[fit_rows], policy, n_draws, seed)
+        recommender = Recommender.fit(
+            training.typed.iloc[fit_rows], training.outcomes.iloc[fit_rows], policy, n_draws, seed
+        )
         mlflow.log_metric("fit_seconds", time.perf_counter() - started)
         complete = recommender.metadata["n_complete_rows"]
         mlflow.log_metric("n_complete_training_rows", complete)
-        log(f"fitted on {len(fit_rows):,} patients ({complete:,} with every input known fit "
+        log(
+            f"fitted on {len(fit_rows):,} patients ({complete:,} with every input known fit "
             f"the models; all of them feed the imputation) in "
-            f"{time.perf_counter() - started:.1f} s")
+            f"{time.perf_counter() - started:.1f} s"
+        )
         if data is None:
-            metrics, gate = _synthetic_checks(client, settings, recommender, holdout_n,
-                                              holdout_seed, log)
+            metrics, gate = _synthetic_checks(
+                client, settings, recommender, holdout_n, holdout_seed, log
+            )
         else:
             metrics = _split_metrics(recommender, training, split_rows)
             gate = gate_real(metrics)
@@ -90,8 +107,14 @@ def train_and_register(settings: Settings, n: int = 20_000, seed: int = 1,
         verdict = "passed" if gate.passed else "failed"
         reason = f"gate {verdict}: " + "; ".join(gate.reasons)
         line = move_alias(client, settings, alias, version, reason)
-        mlflow.set_tags({"gate": verdict, "gate_reasons": "; ".join(gate.reasons),
-                         "registered_version": version, "alias": alias})
+        mlflow.set_tags(
+            {
+                "gate": verdict,
+                "gate_reasons": "; ".join(gate.reasons),
+                "registered_version": version,
+                "alias": alias,
+            }
+        )
         mlflow.log_text(line + "\n", "alias_move.txt")
         log(line)
         return TrainResult(run.info.run_id, version, alias, gate.passed, gate.reasons, metrics)
@@ -128,20 +151,27 @@ def _synthetic_checks(client, settings, recommender, holdout_n, holdout_seed, lo
     if current is not None:
         champion = load_recommender(f"models:/{settings.model_name}/{current}")
         champion_metrics = evaluate(champion, hold).metrics
-        mlflow.log_metrics({f"champion_v{current}_{k}": v for k, v in champion_metrics.items()
-                            if k.endswith(("_auc", "_calibration_error_vs_truth"))})
+        mlflow.log_metrics(
+            {
+                f"champion_v{current}_{k}": v
+                for k, v in champion_metrics.items()
+                if k.endswith(("_auc", "_calibration_error_vs_truth"))
+            }
+        )
     with tempfile.TemporaryDirectory() as folder:
         figures = write_figures(evaluation, hold, Path(folder))
         for path in figures.values():
             mlflow.log_artifact(str(path), "evaluation")
         evaluation.policies.to_csv(Path(folder) / "policy_value.csv")
         evaluation.sweep.to_csv(Path(folder) / "threshold_sweep.csv", index=False)
-        target_table(hold, load_targets()).to_csv(Path(folder) / "synthetic_targets.csv",
-                                                  index=False)
+        target_table(hold, load_targets()).to_csv(
+            Path(folder) / "synthetic_targets.csv", index=False
+        )
         for name in ("policy_value.csv", "threshold_sweep.csv", "synthetic_targets.csv"):
             mlflow.log_artifact(str(Path(folder) / name), "evaluation")
-    mlflow.log_text(json.dumps(evaluation.metrics, indent=1, default=float),
-                    "evaluation/metrics.json")
+    mlflow.log_text(
+        json.dumps(evaluation.metrics, indent=1, default=float), "evaluation/metrics.json"
+    )
     return evaluation.metrics, gate_synthetic(evaluation.metrics, champion_metrics)
 
 

@@ -26,8 +26,14 @@ def block_rng(seed: int, block: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), int(block)]))
 
 
-def simulate_block(seed: int, block: int, n: int, params: Parameters,
-                   observed: bool = False, il2_cr_scale: float = 1.0) -> pd.DataFrame:
+def simulate_block(
+    seed: int,
+    block: int,
+    n: int,
+    params: Parameters,
+    observed: bool = False,
+    il2_cr_scale: float = 1.0,
+) -> pd.DataFrame:
     """The first ``n`` (≤ BLOCK_SIZE) patients of block ``block`` of ``seed``.
 
     Every draw of the block happens whatever ``n`` is, so a truncated block is a prefix
@@ -42,8 +48,9 @@ def simulate_block(seed: int, block: int, n: int, params: Parameters,
     return observed_view(full, u_choice, params) if observed else full
 
 
-def _case_mix_block(rng: np.random.Generator, seed: int, block: int, n: int,
-                    params: Parameters) -> pd.DataFrame:
+def _case_mix_block(
+    rng: np.random.Generator, seed: int, block: int, n: int, params: Parameters
+) -> pd.DataFrame:
     """Features (a full block drawn, the first ``n`` kept) and their derived columns."""
     features = simulate_features(rng, BLOCK_SIZE, params)
     if n < BLOCK_SIZE:
@@ -57,15 +64,23 @@ def _case_mix_block(rng: np.random.Generator, seed: int, block: int, n: int,
 def simulate_case_mix(n: int, seed: int, params: Parameters | None = None) -> pd.DataFrame:
     """Features and derived columns only (the rows ``simulate_cohort`` would give)."""
     params = load_parameters() if params is None else params
-    return pd.concat([
-        _case_mix_block(block_rng(seed, b), seed, b, min(BLOCK_SIZE, n - b * BLOCK_SIZE), params)
-        for b in range(-(-n // BLOCK_SIZE))
-    ])
+    return pd.concat(
+        [
+            _case_mix_block(
+                block_rng(seed, b), seed, b, min(BLOCK_SIZE, n - b * BLOCK_SIZE), params
+            )
+            for b in range(-(-n // BLOCK_SIZE))
+        ]
+    )
 
 
-def iter_cohort_blocks(n: int, seed: int, params: Parameters | None = None,
-                       observed: bool = False, il2_cr_scale: float = 1.0,
-                       ) -> Iterator[pd.DataFrame]:
+def iter_cohort_blocks(
+    n: int,
+    seed: int,
+    params: Parameters | None = None,
+    observed: bool = False,
+    il2_cr_scale: float = 1.0,
+) -> Iterator[pd.DataFrame]:
     """Yield the cohort of ``n`` patients block by block (bounded memory)."""
     params = load_parameters() if params is None else params
     for block in range(-(-n // BLOCK_SIZE)):
@@ -73,9 +88,14 @@ def iter_cohort_blocks(n: int, seed: int, params: Parameters | None = None,
         yield simulate_block(seed, block, size, params, observed, il2_cr_scale)
 
 
-def simulate_cohort(n: int, seed: int, params: Parameters | None = None,
-                    observed: bool = False, il2_cr_scale: float = 1.0,
-                    progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+def simulate_cohort(
+    n: int,
+    seed: int,
+    params: Parameters | None = None,
+    observed: bool = False,
+    il2_cr_scale: float = 1.0,
+    progress: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
     """A synthetic cohort of ``n`` referred mRCC patients.
 
     Parameters

@@ -47,8 +47,9 @@ def simulate_features(rng: np.random.Generator, n: int, p: Parameters) -> pd.Dat
     rho = p["differentiation_frailty_correlation"]
     differentiation = rho * frailty + np.sqrt(1 - rho**2) * rng.standard_normal(n)
     cols: dict[str, np.ndarray] = {}
-    cols["age_years"] = np.round(np.clip(rng.normal(p["age_mean_years"], p["age_sd_years"], n),
-                                         22, 90), 1)
+    cols["age_years"] = np.round(
+        np.clip(rng.normal(p["age_mean_years"], p["age_sd_years"], n), 22, 90), 1
+    )
     cols["sex"] = np.where(rng.random(n) < p["male_share"], "male", "female").astype(object)
     cols.update(_performance(rng, n, frailty, p))
     cols.update(_mskcc_labs(rng, n, frailty, p))
@@ -84,14 +85,16 @@ def _performance(rng, n, frailty, p) -> dict[str, np.ndarray]:
 
 def _mskcc_labs(rng, n, frailty, p) -> dict[str, np.ndarray]:
     """LDH, haemoglobin, calcium and the diagnosis-to-treatment interval."""
-    ldh = np.exp(np.log(p["ldh_median_uln"]) + 0.25 * frailty
-                 + p["ldh_log_sd"] * rng.standard_normal(n))
+    ldh = np.exp(
+        np.log(p["ldh_median_uln"]) + 0.25 * frailty + p["ldh_log_sd"] * rng.standard_normal(n)
+    )
     hemoglobin_low = _bernoulli(rng, p["hemoglobin_low_share"], 1.3 * frailty)
     calcium = p["calcium_mean_mg_dl"] + 0.25 * frailty + 0.4 * rng.standard_normal(n)
     synchronous = _bernoulli(rng, p["synchronous_metastases_share"], 0.8 * frailty)
     early = rng.uniform(0.3, 3.0, n)
-    late = np.exp(np.log(p["metachronous_median_months"]) - 0.3 * frailty
-                  + 0.9 * rng.standard_normal(n))
+    late = np.exp(
+        np.log(p["metachronous_median_months"]) - 0.3 * frailty + 0.9 * rng.standard_normal(n)
+    )
     months = np.where(synchronous, early, late)
     return {
         "months_from_diagnosis": np.round(np.clip(months, 0.1, 600), 1),
@@ -113,12 +116,16 @@ def _histology(rng, n, differentiation, p) -> dict[str, np.ndarray]:
     papillary_present = _bernoulli(rng, p["clear_cell_papillary_component_share"], -0.6 * d)
     alveolar_absent = _bernoulli(rng, p["clear_cell_no_alveolar_share"], -0.8 * d)
     mixed = _bernoulli(rng, p["clear_cell_mixed_architecture_share"], -0.5 * d)
-    weights = np.exp(np.stack([
-        p["alveolar_log_weight"] + 0.9 * d + 0.7 * z[0],
-        p["solid_log_weight"] + 0.7 * z[1],
-        np.log(0.3) + 0.8 * z[2],
-        p["other_architecture_log_weight"] + 3.0 * mixed + 0.7 * z[3],
-    ]))
+    weights = np.exp(
+        np.stack(
+            [
+                p["alveolar_log_weight"] + 0.9 * d + 0.7 * z[0],
+                p["solid_log_weight"] + 0.7 * z[1],
+                np.log(0.3) + 0.8 * z[2],
+                p["other_architecture_log_weight"] + 3.0 * mixed + 0.7 * z[3],
+            ]
+        )
+    )
     weights[0] *= ~alveolar_absent
     weights[2] *= papillary_present
     non_clear = {1: (0.05, 0.1, 3.0, 0.2), 2: (0.02, 2.0, 0.01, 0.4), 3: (0.1, 0.8, 0.3, 0.8)}
@@ -134,8 +141,11 @@ def _histology(rng, n, differentiation, p) -> dict[str, np.ndarray]:
     caix = np.where(caix_high, rng.integers(86, 101, n), np.floor(85 * rng.beta(2.0, 1.5, n)))
     return {
         "histology": np.asarray(HISTOLOGIES, dtype=object)[kind],
-        "alveolar_pct": pct[0], "solid_pct": pct[1], "papillary_pct": pct[2],
-        "granular_pct": granular, "caix_pct": caix.astype(float),
+        "alveolar_pct": pct[0],
+        "solid_pct": pct[1],
+        "papillary_pct": pct[2],
+        "granular_pct": granular,
+        "caix_pct": caix.astype(float),
     }
 
 
@@ -149,8 +159,10 @@ def _metastases(rng, n, frailty, p) -> dict[str, np.ndarray]:
     none = ~np.any(np.stack(list(organs.values())), axis=0)
     organs["lung"] = organs["lung"] | none
     untreated = organs["brain"] & (rng.random(n) < p["brain_mets_untreated_share"])
-    cols = {f"met_{organ}": organs[organ] for organ in
-            ("lung", "bone", "liver", "lymph_node", "brain", "other")}
+    cols = {
+        f"met_{organ}": organs[organ]
+        for organ in ("lung", "bone", "liver", "lymph_node", "brain", "other")
+    }
     cols["brain_mets_untreated"] = untreated
     return cols
 
@@ -165,8 +177,10 @@ def _treatment_history(rng, n, frailty, p) -> dict[str, np.ndarray]:
     washout = np.exp(np.log(p["tki_washout_median_months"]) + 0.6 * rng.standard_normal(n))
     months_since_tki = np.where(prior_tki, np.round(np.clip(washout, 0.1, 60), 2), np.nan)
     return {
-        "prior_nephrectomy": nephrectomy, "prior_tki": prior_tki,
-        "months_since_tki": months_since_tki, "prior_bevacizumab": prior_bev,
+        "prior_nephrectomy": nephrectomy,
+        "prior_tki": prior_tki,
+        "months_since_tki": months_since_tki,
+        "prior_bevacizumab": prior_bev,
     }
 
 
@@ -174,8 +188,12 @@ def _eligibility_tests(rng, n, cols, frailty, p) -> dict[str, np.ndarray]:
     """Work-up for HD IL-2: creatinine, spirometry, cardiac tests and history items."""
     age10 = (cols["age_years"] - 60.0) / 10.0
     male = cols["sex"] == "male"
-    creatinine = np.exp(np.log(p["creatinine_median_mg_dl"]) + np.log(1.15) * male + 0.08 * frailty
-                        + p["creatinine_log_sd"] * rng.standard_normal(n))
+    creatinine = np.exp(
+        np.log(p["creatinine_median_mg_dl"])
+        + np.log(1.15) * male
+        + 0.08 * frailty
+        + p["creatinine_log_sd"] * rng.standard_normal(n)
+    )
     fev1 = (np.where(male, 3.4, 2.6) - 0.25 * age10) * np.exp(0.15 * rng.standard_normal(n))
     fev1_pct = p["fev1_pct_predicted_mean"] - 4.0 * frailty + 13.0 * rng.standard_normal(n)
     steroid_shift = 2.0 * cols["met_brain"]
@@ -184,10 +202,10 @@ def _eligibility_tests(rng, n, cols, frailty, p) -> dict[str, np.ndarray]:
         "creatinine_mg_dl": np.round(np.clip(creatinine, 0.3, 12), 2),
         "fev1_litres": np.round(np.clip(fev1, 0.6, 6.5), 2),
         "fev1_pct_predicted": np.round(np.clip(fev1_pct, 30, 150), 1),
-        "cardiac_stress_abnormal": _bernoulli(rng, p["cardiac_stress_abnormal_share"],
-                                              0.3 * age10 + 0.3 * frailty),
-        "cardiac_disease": _bernoulli(rng, p["cardiac_disease_share"],
-                                      0.4 * age10 + 0.3 * frailty),
+        "cardiac_stress_abnormal": _bernoulli(
+            rng, p["cardiac_stress_abnormal_share"], 0.3 * age10 + 0.3 * frailty
+        ),
+        "cardiac_disease": _bernoulli(rng, p["cardiac_disease_share"], 0.4 * age10 + 0.3 * frailty),
         "active_infection": _bernoulli(rng, p["active_infection_share"], np.zeros(n)),
         "organ_allograft": _bernoulli(rng, p["organ_allograft_share"], np.zeros(n)),
         "steroids_last_4_weeks": _bernoulli(rng, p["steroids_share"], steroid_shift),

@@ -38,8 +38,7 @@ def observed_view(cohort: pd.DataFrame, u_choice: np.ndarray, p: Parameters) -> 
     p : Parameters
         ``off_pathway_share`` is read from it.
     """
-    treatment = choose_treatment(cohort["manchester_pathway"], u_choice[0],
-                                 p["off_pathway_share"])
+    treatment = choose_treatment(cohort["manchester_pathway"], u_choice[0], p["off_pathway_share"])
     is_il2 = treatment == "il2"
     view = cohort[list(FEATURE_COLUMNS)].copy()
     view["treatment"] = treatment
@@ -47,7 +46,6 @@ def observed_view(cohort: pd.DataFrame, u_choice: np.ndarray, p: Parameters) -> 
         il2, tki = cohort[f"il2_{outcome}"].to_numpy(), cohort[f"tki_{outcome}"].to_numpy()
         view[outcome] = np.where(is_il2, il2, tki)
     toxicity = cohort["il2_severe_cardiac_toxicity"].to_numpy(dtype=bool)
-    view["severe_cardiac_toxicity"] = pd.array(
-        np.where(is_il2, toxicity, False), dtype="boolean")
+    view["severe_cardiac_toxicity"] = pd.array(np.where(is_il2, toxicity, False), dtype="boolean")
     view.loc[~is_il2, "severe_cardiac_toxicity"] = pd.NA
     return view

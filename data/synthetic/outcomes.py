@@ -34,8 +34,9 @@ N_UNIFORMS = 3 * len(STRATEGIES) + 3
 TIME_DECIMALS = 3
 
 
-def simulate_outcomes(cohort: pd.DataFrame, uniforms: np.ndarray, p: Parameters,
-                      il2_cr_scale: float = 1.0) -> pd.DataFrame:
+def simulate_outcomes(
+    cohort: pd.DataFrame, uniforms: np.ndarray, p: Parameters, il2_cr_scale: float = 1.0
+) -> pd.DataFrame:
     """Potential outcomes and truth columns for a frame of features + derived columns.
 
     Parameters
@@ -54,26 +55,28 @@ def simulate_outcomes(cohort: pd.DataFrame, uniforms: np.ndarray, p: Parameters,
     follow_up = p["follow_up_min_months"] + p["accrual_months"] * uniforms[-2]
     columns: dict[str, np.ndarray] = {}
     for i, name in enumerate(STRATEGIES):
-        draws = uniforms[3 * i: 3 * i + 3]
-        columns.update(_draw_strategy(name, mixtures[name], inverse, draws, background,
-                                      follow_up))
+        draws = uniforms[3 * i : 3 * i + 3]
+        columns.update(_draw_strategy(name, mixtures[name], inverse, draws, background, follow_up))
     p_tox = cardiac_toxicity_probability(cohort, p)
     columns["il2_severe_cardiac_toxicity"] = uniforms[-1] < p_tox
     for name in STRATEGIES:
         columns.update(_truth(name, mixtures[name], inverse))
     columns["il2_true_p_severe_cardiac_toxicity"] = p_tox
-    return pd.DataFrame({name: columns[name] for name in outcome_column_order()},
-                        index=cohort.index)
+    return pd.DataFrame(
+        {name: columns[name] for name in outcome_column_order()}, index=cohort.index
+    )
 
 
 def outcome_column_order() -> list[str]:
     """Potential-outcome then truth columns, in the brief's naming."""
-    names = [f"{a}_{c}" for a in STRATEGIES for c in
-             ("best_response", "pfs_months", "pfs_event", "os_months", "os_event")]
+    names = [
+        f"{a}_{c}"
+        for a in STRATEGIES
+        for c in ("best_response", "pfs_months", "pfs_event", "os_months", "os_event")
+    ]
     names.append("il2_severe_cardiac_toxicity")
     for a in STRATEGIES:
-        names += [f"{a}_true_p_response", f"{a}_true_p_complete_response",
-                  f"{a}_true_p_durable_cr"]
+        names += [f"{a}_true_p_response", f"{a}_true_p_complete_response", f"{a}_true_p_durable_cr"]
         if a == "il2":
             names += ["il2_true_p_severe_cardiac_toxicity", "il2_true_p_cure"]
         names += [f"{a}_true_median_pfs_months", f"{a}_true_median_os_months"]
@@ -81,8 +84,14 @@ def outcome_column_order() -> list[str]:
     return names
 
 
-def _draw_strategy(name: str, mix: Mixture, inverse: np.ndarray, draws: np.ndarray,
-                   background: np.ndarray, follow_up: np.ndarray) -> dict[str, np.ndarray]:
+def _draw_strategy(
+    name: str,
+    mix: Mixture,
+    inverse: np.ndarray,
+    draws: np.ndarray,
+    background: np.ndarray,
+    follow_up: np.ndarray,
+) -> dict[str, np.ndarray]:
     cumulative = np.cumsum(mix.probs, axis=1)[inverse]
     subclass = np.minimum((cumulative < draws[0][:, None]).sum(axis=1), 5)
     rate = mix.progression_rate[inverse, subclass]
@@ -107,8 +116,9 @@ def _truth(name: str, mix: Mixture, inverse: np.ndarray) -> dict[str, np.ndarray
         f"{name}_true_p_complete_response": mix.probs[:, :2].sum(axis=1)[inverse],
         # a complete remission without progression (or death) at 60 months: what the
         # policy value counts as a durable complete remission
-        f"{name}_true_p_durable_cr": (mix.probs[:, :2] * subclass_survival(
-            mix, np.array([DURABLE_MONTHS]), "pfs")[:, :2, 0]).sum(axis=1)[inverse],
+        f"{name}_true_p_durable_cr": (
+            mix.probs[:, :2] * subclass_survival(mix, np.array([DURABLE_MONTHS]), "pfs")[:, :2, 0]
+        ).sum(axis=1)[inverse],
     }
     if name == "il2":
         cols["il2_true_p_cure"] = mix.probs[:, 0][inverse]

@@ -48,8 +48,9 @@ class Parameters:
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper bounds of the calibrated effects, in ``effect_names`` order."""
-        pairs = np.array([self.document["effects"][n]["bounds"] for n in self.effect_names],
-                         dtype=float)
+        pairs = np.array(
+            [self.document["effects"][n]["bounds"] for n in self.effect_names], dtype=float
+        )
         return pairs[:, 0], pairs[:, 1]
 
     def effect_vector(self) -> np.ndarray:
@@ -84,7 +85,8 @@ def load_parameters(path: str | Path | None = None) -> Parameters:
 
 def dump_parameters(parameters: Parameters, path: str | Path, header: str = "") -> None:
     """Write a parameter file; ``header`` becomes leading comment lines."""
-    text = yaml.safe_dump(parameters.document, sort_keys=False, width=120, allow_unicode=True,
-                          default_flow_style=None)
+    text = yaml.safe_dump(
+        parameters.document, sort_keys=False, width=120, allow_unicode=True, default_flow_style=None
+    )
     comment = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
     Path(path).write_text(comment + text, encoding="utf-8")

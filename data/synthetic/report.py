@@ -20,40 +20,81 @@ from model.columns import FEATURE_COLUMNS
 STRATEGY_LABELS = {"il2": "HD IL-2", "tki": "TKI", "ifn": "IFN-α"}
 # (file stem, title, population, curves: (label, query or None, time, event))
 FIGURES = (
-    ("km_pfs_by_strategy", "Progression-free survival by first-line strategy (first line)",
-     "not prior_tki and not prior_bevacizumab",
-     [(STRATEGY_LABELS[a], None, f"{a}_pfs_months", f"{a}_pfs_event") for a in STRATEGY_LABELS]),
-    ("km_os_by_strategy", "Overall survival by first-line strategy (first line)",
-     "not prior_tki and not prior_bevacizumab",
-     [(STRATEGY_LABELS[a], None, f"{a}_os_months", f"{a}_os_event") for a in STRATEGY_LABELS]),
-    ("km_observed_pfs_by_treatment", "Observed progression-free survival by treatment given",
-     "treatment == treatment",
-     [(STRATEGY_LABELS[a], f"treatment == '{a}'", "pfs_months", "pfs_event")
-      for a in ("il2", "tki")]),
-    ("km_observed_os_by_treatment", "Observed overall survival by treatment given",
-     "treatment == treatment",
-     [(STRATEGY_LABELS[a], f"treatment == '{a}'", "os_months", "os_event")
-      for a in ("il2", "tki")]),
-    ("km_il2_pfs_by_response", "HD IL-2 progression-free survival by best response (eligible)",
-     "il2_eligible and not prior_tki and not prior_bevacizumab",
-     [(r, f"il2_best_response == '{r}'", "il2_pfs_months", "il2_pfs_event")
-      for r in ("CR", "PR", "SD", "PD")]),
-    ("km_il2_os_by_manchester", "HD IL-2 overall survival by Manchester histology (eligible)",
-     "il2_eligible and not prior_tki and not prior_bevacizumab",
-     [(g, f"manchester_histology == '{g}'", "il2_os_months", "il2_os_event")
-      for g in ("favourable", "unfavourable")]),
-    ("km_il2_os_by_caix", "HD IL-2 overall survival by CAIX (eligible, clear cell)",
-     "il2_eligible and not prior_tki and not prior_bevacizumab and histology == 'clear_cell'",
-     [("CAIX high", "caix_high", "il2_os_months", "il2_os_event"),
-      ("CAIX low", "not caix_high", "il2_os_months", "il2_os_event")]),
-    ("km_ifn_os_by_mskcc", "IFN-α overall survival by MSKCC risk (first line)",
-     "not prior_tki and not prior_bevacizumab",
-     [(g, f"mskcc_risk == '{g}'", "ifn_os_months", "ifn_os_event")
-      for g in ("favourable", "intermediate", "poor")]),
-    ("km_tki_pfs_by_mskcc", "TKI progression-free survival by MSKCC risk (first line)",
-     "not prior_tki and not prior_bevacizumab",
-     [(g, f"mskcc_risk == '{g}'", "tki_pfs_months", "tki_pfs_event")
-      for g in ("favourable", "intermediate", "poor")]),
+    (
+        "km_pfs_by_strategy",
+        "Progression-free survival by first-line strategy (first line)",
+        "not prior_tki and not prior_bevacizumab",
+        [(STRATEGY_LABELS[a], None, f"{a}_pfs_months", f"{a}_pfs_event") for a in STRATEGY_LABELS],
+    ),
+    (
+        "km_os_by_strategy",
+        "Overall survival by first-line strategy (first line)",
+        "not prior_tki and not prior_bevacizumab",
+        [(STRATEGY_LABELS[a], None, f"{a}_os_months", f"{a}_os_event") for a in STRATEGY_LABELS],
+    ),
+    (
+        "km_observed_pfs_by_treatment",
+        "Observed progression-free survival by treatment given",
+        "treatment == treatment",
+        [
+            (STRATEGY_LABELS[a], f"treatment == '{a}'", "pfs_months", "pfs_event")
+            for a in ("il2", "tki")
+        ],
+    ),
+    (
+        "km_observed_os_by_treatment",
+        "Observed overall survival by treatment given",
+        "treatment == treatment",
+        [
+            (STRATEGY_LABELS[a], f"treatment == '{a}'", "os_months", "os_event")
+            for a in ("il2", "tki")
+        ],
+    ),
+    (
+        "km_il2_pfs_by_response",
+        "HD IL-2 progression-free survival by best response (eligible)",
+        "il2_eligible and not prior_tki and not prior_bevacizumab",
+        [
+            (r, f"il2_best_response == '{r}'", "il2_pfs_months", "il2_pfs_event")
+            for r in ("CR", "PR", "SD", "PD")
+        ],
+    ),
+    (
+        "km_il2_os_by_manchester",
+        "HD IL-2 overall survival by Manchester histology (eligible)",
+        "il2_eligible and not prior_tki and not prior_bevacizumab",
+        [
+            (g, f"manchester_histology == '{g}'", "il2_os_months", "il2_os_event")
+            for g in ("favourable", "unfavourable")
+        ],
+    ),
+    (
+        "km_il2_os_by_caix",
+        "HD IL-2 overall survival by CAIX (eligible, clear cell)",
+        "il2_eligible and not prior_tki and not prior_bevacizumab and histology == 'clear_cell'",
+        [
+            ("CAIX high", "caix_high", "il2_os_months", "il2_os_event"),
+            ("CAIX low", "not caix_high", "il2_os_months", "il2_os_event"),
+        ],
+    ),
+    (
+        "km_ifn_os_by_mskcc",
+        "IFN-α overall survival by MSKCC risk (first line)",
+        "not prior_tki and not prior_bevacizumab",
+        [
+            (g, f"mskcc_risk == '{g}'", "ifn_os_months", "ifn_os_event")
+            for g in ("favourable", "intermediate", "poor")
+        ],
+    ),
+    (
+        "km_tki_pfs_by_mskcc",
+        "TKI progression-free survival by MSKCC risk (first line)",
+        "not prior_tki and not prior_bevacizumab",
+        [
+            (g, f"mskcc_risk == '{g}'", "tki_pfs_months", "tki_pfs_event")
+            for g in ("favourable", "intermediate", "poor")
+        ],
+    ),
 )
 
 
@@ -68,16 +109,23 @@ def with_derived_columns(cohort: pd.DataFrame) -> pd.DataFrame:
 
 def _columns_present(cohort: pd.DataFrame, target) -> bool:
     text = " ".join(str(v) for v in target.spec.values())
-    needed = [c for c in ("il2_", "tki_", "ifn_") if c + "best_response" in text
-              or c + "pfs_" in text or c + "os_" in text or c + "severe" in text]
+    needed = [
+        c
+        for c in ("il2_", "tki_", "ifn_")
+        if c + "best_response" in text
+        or c + "pfs_" in text
+        or c + "os_" in text
+        or c + "severe" in text
+    ]
     return all(f"{p}best_response" in cohort.columns for p in needed)
 
 
 def target_table(cohort: pd.DataFrame, targets: TargetSet) -> pd.DataFrame:
     """Evaluate the targets a cohort can answer (an observed view has no potential
     outcomes: its outcome targets are left out)."""
-    usable = TargetSet(tuple(t for t in targets if _columns_present(cohort, t)),
-                       targets.populations)
+    usable = TargetSet(
+        tuple(t for t in targets if _columns_present(cohort, t)), targets.populations
+    )
     return evaluate_targets(cohort, usable)
 
 
@@ -99,8 +147,12 @@ def plot_figures(cohort: pd.DataFrame, out_dir: Path) -> list[tuple[str, str]]:
             if rows.empty:
                 continue
             km = kaplan_meier(rows[time_col].to_numpy(), rows[event_col].to_numpy())
-            ax.step(np.concatenate([[0], km.times]), np.concatenate([[1], km.survival]),
-                    where="post", label=f"{label} (n={len(rows):,})")
+            ax.step(
+                np.concatenate([[0], km.times]),
+                np.concatenate([[1], km.survival]),
+                where="post",
+                label=f"{label} (n={len(rows):,})",
+            )
         ax.set(title=title, xlabel="months", ylabel="survival", ylim=(0, 1.02), xlim=(0, 150))
         ax.axhline(0.5, color="grey", lw=0.6, ls=":")
         ax.legend(frameon=False, fontsize=8)
@@ -112,9 +164,13 @@ def plot_figures(cohort: pd.DataFrame, out_dir: Path) -> list[tuple[str, str]]:
     return written
 
 
-def write_report(cohort: pd.DataFrame, table: pd.DataFrame, out_dir: str | Path,
-                 title: str = "Synthetic cohort report",
-                 summary: pd.DataFrame | None = None) -> Path:
+def write_report(
+    cohort: pd.DataFrame,
+    table: pd.DataFrame,
+    out_dir: str | Path,
+    title: str = "Synthetic cohort report",
+    summary: pd.DataFrame | None = None,
+) -> Path:
     """Write targets.csv, the KM figures and index.html (with a per-target summary over
     seeds when given); returns the HTML path."""
     out = Path(out_dir)
@@ -122,12 +178,21 @@ def write_report(cohort: pd.DataFrame, table: pd.DataFrame, out_dir: str | Path,
     table.to_csv(out / "targets.csv", index=False)
     figures = plot_figures(cohort, out)
     rows = "\n".join(_html_row(r) for r in table.itertuples())
-    images = "\n".join(f'<figure><img src="{f}" alt="{html.escape(t)}"><figcaption>'
-                       f"{html.escape(t)}</figcaption></figure>" for f, t in figures)
+    images = "\n".join(
+        f'<figure><img src="{f}" alt="{html.escape(t)}"><figcaption>'
+        f"{html.escape(t)}</figcaption></figure>"
+        for f, t in figures
+    )
     met = table[table.kind == "outcome"].met
-    page = _PAGE.format(title=html.escape(title), n=len(cohort), met=int(met.sum()),
-                        total=len(met), rows=rows, images=images,
-                        summary="" if summary is None else _summary_html(summary))
+    page = _PAGE.format(
+        title=html.escape(title),
+        n=len(cohort),
+        met=int(met.sum()),
+        total=len(met),
+        rows=rows,
+        images=images,
+        summary="" if summary is None else _summary_html(summary),
+    )
     path = out / "index.html"
     path.write_text(page, encoding="utf-8")
     return path
@@ -135,10 +200,12 @@ def write_report(cohort: pd.DataFrame, table: pd.DataFrame, out_dir: str | Path,
 
 def _html_row(r) -> str:
     cls = "met" if r.met and r.margin_se >= 2 else ("edge" if r.met else "miss")
-    return (f'<tr class="{cls}"><td>{r.id}</td><td>{r.kind}</td><td>{r.statistic}</td>'
-            f"<td>{r.n:,}</td><td>{r.value:.4g}</td><td>{r.se:.2g}</td>"
-            f"<td>[{r.low:g}, {r.high:g}]</td><td>{'yes' if r.met else 'NO'}</td>"
-            f"<td>{r.margin_se:.1f}</td></tr>")
+    return (
+        f'<tr class="{cls}"><td>{r.id}</td><td>{r.kind}</td><td>{r.statistic}</td>'
+        f"<td>{r.n:,}</td><td>{r.value:.4g}</td><td>{r.se:.2g}</td>"
+        f"<td>[{r.low:g}, {r.high:g}]</td><td>{'yes' if r.met else 'NO'}</td>"
+        f"<td>{r.margin_se:.1f}</td></tr>"
+    )
 
 
 def _summary_html(summary: pd.DataFrame) -> str:
@@ -146,10 +213,13 @@ def _summary_html(summary: pd.DataFrame) -> str:
         f'<tr class="{"met" if r.margin_2se_all else "miss"}"><td>{r.id}</td><td>{r.kind}</td>'
         f"<td>{r.min_value:.4g}</td><td>{r.max_value:.4g}</td><td>[{r.low:g}, {r.high:g}]</td>"
         f"<td>{r.worst_margin_se:.1f}</td><td>{'yes' if r.met_all else 'NO'}</td></tr>"
-        for r in summary.itertuples())
-    return ("<h2>Over seeds</h2><table><tr><th>target</th><th>kind</th><th>min</th>"
-            "<th>max</th><th>accept</th><th>worst margin (SE)</th><th>met in all</th></tr>"
-            f"{rows}</table>")
+        for r in summary.itertuples()
+    )
+    return (
+        "<h2>Over seeds</h2><table><tr><th>target</th><th>kind</th><th>min</th>"
+        "<th>max</th><th>accept</th><th>worst margin (SE)</th><th>met in all</th></tr>"
+        f"{rows}</table>"
+    )
 
 
 _PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>

@@ -77,13 +77,16 @@ def target_statistic(cohort: pd.DataFrame, target: Target) -> tuple[float, float
         rate = float(_mask(population, spec["outcome"]).mean()) if n else np.nan
         return rate, float(np.sqrt(rate * (1 - rate) / n)) if n else np.nan, n
     if kind in ("median", "survival_at"):
-        curve = kaplan_meier(population[spec["time"]].to_numpy(),
-                             population[spec["event"]].to_numpy())
+        curve = kaplan_meier(
+            population[spec["time"]].to_numpy(), population[spec["event"]].to_numpy()
+        )
         value, se = curve.median() if kind == "median" else curve.at(float(spec["at_months"]))
         return value, se, n
     if kind == "odds_ratio":
-        return (*_odds_ratio(_mask(population, spec["exposure"]),
-                             _mask(population, spec["outcome"])), n)
+        return (
+            *_odds_ratio(_mask(population, spec["exposure"]), _mask(population, spec["outcome"])),
+            n,
+        )
     if kind == "median_ratio":
         return (*_median_ratio(population, spec), n)
     if kind == "hazard_ratio":
@@ -104,8 +107,9 @@ def _median_ratio(population: pd.DataFrame, spec: dict) -> tuple[float, float]:
     medians = []
     for key in ("numerator_population", "denominator_population"):
         group = population[_mask(population, spec[key])]
-        medians.append(kaplan_meier(group[spec["time"]].to_numpy(),
-                                    group[spec["event"]].to_numpy()).median())
+        medians.append(
+            kaplan_meier(group[spec["time"]].to_numpy(), group[spec["event"]].to_numpy()).median()
+        )
     (m1, s1), (m0, s0) = medians
     ratio = m1 / m0
     return float(ratio), float(ratio * np.hypot(s1 / m1, s0 / m0))
@@ -115,11 +119,13 @@ def _hazard_ratio(population: pd.DataFrame, arms: dict) -> tuple[float, float]:
     from lifelines import CoxPHFitter
 
     (t1, e1), (t0, e0) = arms["treated"], arms["control"]
-    stacked = pd.DataFrame({
-        "time": np.concatenate([population[t1].to_numpy(), population[t0].to_numpy()]),
-        "event": np.concatenate([population[e1].to_numpy(), population[e0].to_numpy()]),
-        "treated": np.repeat([1.0, 0.0], len(population)),
-    })
+    stacked = pd.DataFrame(
+        {
+            "time": np.concatenate([population[t1].to_numpy(), population[t0].to_numpy()]),
+            "event": np.concatenate([population[e1].to_numpy(), population[e0].to_numpy()]),
+            "treated": np.repeat([1.0, 0.0], len(population)),
+        }
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fitter = CoxPHFitter().fit(stacked, "time", "event")
@@ -133,11 +139,20 @@ def evaluate_targets(cohort: pd.DataFrame, targets: TargetSet) -> pd.DataFrame:
     for target in targets:
         value, se, n = target_statistic(cohort, target)
         margin = min(value - target.low, target.high - value)
-        rows.append({
-            "id": target.id, "kind": target.kind, "statistic": target.statistic, "n": n,
-            "value": value, "se": se, "low": target.low, "high": target.high,
-            "met": bool(target.low <= value <= target.high),
-            "margin_se": margin / se if se and np.isfinite(se) and se > 0 else
-            (np.inf if margin >= 0 else -np.inf),
-        })
+        rows.append(
+            {
+                "id": target.id,
+                "kind": target.kind,
+                "statistic": target.statistic,
+                "n": n,
+                "value": value,
+                "se": se,
+                "low": target.low,
+                "high": target.high,
+                "met": bool(target.low <= value <= target.high),
+                "margin_se": margin / se
+                if se and np.isfinite(se) and se > 0
+                else (np.inf if margin >= 0 else -np.inf),
+            }
+        )
     return pd.DataFrame(rows)

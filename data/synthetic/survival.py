@@ -44,8 +44,13 @@ class Mixture:
 
     def take(self, index: np.ndarray) -> Mixture:
         """The mixture of the selected patterns (rows)."""
-        return Mixture(self.probs[index], self.shift, self.progression_rate[index],
-                       self.post_progression_rate[index], self.background_rate)
+        return Mixture(
+            self.probs[index],
+            self.shift,
+            self.progression_rate[index],
+            self.post_progression_rate[index],
+            self.background_rate,
+        )
 
 
 def subclass_survival(mix: Mixture, t: np.ndarray, endpoint: str) -> np.ndarray:
@@ -62,8 +67,9 @@ def subclass_survival(mix: Mixture, t: np.ndarray, endpoint: str) -> np.ndarray:
     return np.exp(-mix.background_rate * t) * disease
 
 
-def survival(mix: Mixture, t: np.ndarray, endpoint: str,
-             weights: np.ndarray | None = None) -> np.ndarray:
+def survival(
+    mix: Mixture, t: np.ndarray, endpoint: str, weights: np.ndarray | None = None
+) -> np.ndarray:
     """Per-pattern mixture survival (P, T); ``weights`` (P, 6) replaces ``probs`` when
     given (e.g. to condition on a best response) and is normalised per row."""
     w = mix.probs if weights is None else weights
@@ -109,8 +115,7 @@ def _diagonal_survival(mix: Mixture, t: np.ndarray, endpoint: str) -> np.ndarray
     return np.exp(-mix.background_rate * t) * np.einsum("pk,pk->p", mix.probs, disease)
 
 
-def pooled_median(mix: Mixture, endpoint: str, weights: np.ndarray,
-                  iterations: int = 50) -> float:
+def pooled_median(mix: Mixture, endpoint: str, weights: np.ndarray, iterations: int = 50) -> float:
     """Median of the population survival (``pooled_survival``) by bisection on log time."""
     lo, hi = np.log(1e-3), np.log(NEVER)
     if pooled_survival(mix, np.array([NEVER]), endpoint, weights)[0] > 0.5:

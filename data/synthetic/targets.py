@@ -56,6 +56,7 @@ class TargetSet:
 
 def expand_population(expression: str, populations: dict[str, str]) -> str:
     """Replace every ``@name`` by its parenthesised definition (recursively)."""
+
     def replace(match: re.Match) -> str:
         name = match.group(1)
         if name not in populations:
@@ -73,12 +74,25 @@ def load_targets(path: str | Path | None = None) -> TargetSet:
     targets = []
     for entry in document["targets"]:
         spec = dict(entry)
-        for key in ("population", "numerator_population", "denominator_population",
-                    "exposure", "outcome"):
+        for key in (
+            "population",
+            "numerator_population",
+            "denominator_population",
+            "exposure",
+            "outcome",
+        ):
             if key in spec:
                 spec[key] = expand_population(str(spec[key]), populations)
         low, high = (float(v) for v in entry["accept"])
-        targets.append(Target(id=entry["id"], statistic=entry["statistic"],
-                              population=spec["population"], low=low, high=high,
-                              kind=entry["kind"], spec=spec))
+        targets.append(
+            Target(
+                id=entry["id"],
+                statistic=entry["statistic"],
+                population=spec["population"],
+                low=low,
+                high=high,
+                kind=entry["kind"],
+                spec=spec,
+            )
+        )
     return TargetSet(tuple(targets), populations)

@@ -20,9 +20,14 @@ from data.synthetic.cohort import BLOCK_SIZE, simulate_block
 from data.synthetic.params import Parameters, load_parameters
 
 
-def generate_blocks(n: int, seed: int, params: Parameters | None = None,
-                    observed: bool = False, workers: int = 2,
-                    convert: Callable[[pd.DataFrame], object] | None = None) -> Iterator:
+def generate_blocks(
+    n: int,
+    seed: int,
+    params: Parameters | None = None,
+    observed: bool = False,
+    workers: int = 2,
+    convert: Callable[[pd.DataFrame], object] | None = None,
+) -> Iterator:
     """The cohort's blocks in order, at most ``workers + 1`` generated ahead; ``convert``
     (e.g. to an Arrow table) runs in the worker thread too."""
     params = load_parameters() if params is None else params
@@ -57,9 +62,15 @@ def _arrow_schema(table: pa.Table) -> pa.Schema:
     return pa.schema(fields, metadata=schema.metadata)
 
 
-def write_cohort(path: str | Path, n: int, seed: int, params: Parameters | None = None,
-                 observed: bool = False, workers: int = 2,
-                 progress: Callable[[int], None] | None = None) -> Path:
+def write_cohort(
+    path: str | Path,
+    n: int,
+    seed: int,
+    params: Parameters | None = None,
+    observed: bool = False,
+    workers: int = 2,
+    progress: Callable[[int], None] | None = None,
+) -> Path:
     """Write ``n`` patients of ``seed`` to ``path`` (.parquet or .csv).
 
     Parameters

@@ -40,8 +40,10 @@ def outcome_table(cohort_50k, targets) -> pd.DataFrame:
 def missed_targets(table: pd.DataFrame, min_margin_se: float = MIN_MARGIN_SE) -> list[str]:
     """Targets outside their band or inside by less than ``min_margin_se`` SEs."""
     bad = ~table["met"] | ~(table["margin_se"] >= min_margin_se) | table["value"].isna()
-    return [f"{r.id}={r.value:.4g} [{r.low:g}, {r.high:g}] margin {r.margin_se:.1f} SE"
-            for r in table[bad].itertuples()]
+    return [
+        f"{r.id}={r.value:.4g} [{r.low:g}, {r.high:g}] margin {r.margin_se:.1f} SE"
+        for r in table[bad].itertuples()
+    ]
 
 
 @pytest.fixture(scope="session")

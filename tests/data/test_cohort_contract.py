@@ -25,8 +25,9 @@ def test_no_unknowns_and_plain_types(cohort_50k):
     for name in (*BOOL_COLUMNS, "caix_high", "il2_eligible", "il2_severe_cardiac_toxicity"):
         assert cohort_50k[name].dtype == np.bool_, name
     for name in ("ecog", "karnofsky", "mskcc_risk_factors", "n_metastatic_organs"):
-        assert pd.api.types.is_integer_dtype(cohort_50k[name]) and \
-            cohort_50k[name].dtype != "Int64", name
+        assert (
+            pd.api.types.is_integer_dtype(cohort_50k[name]) and cohort_50k[name].dtype != "Int64"
+        ), name
 
 
 def test_derived_columns_come_from_model_rules(cohort_50k):

@@ -24,8 +24,9 @@ def test_columns_are_features_treatment_and_outcomes(pair):
     _, observed = pair
     expected = [*FEATURE_COLUMNS, "treatment", *OBSERVED_OUTCOMES, "severe_cardiac_toxicity"]
     assert list(observed.columns) == expected
-    forbidden = [c for c in observed.columns
-                 if "true" in c or c.startswith(("il2_", "tki_", "ifn_"))]
+    forbidden = [
+        c for c in observed.columns if "true" in c or c.startswith(("il2_", "tki_", "ifn_"))
+    ]
     assert not forbidden
 
 
@@ -40,8 +41,10 @@ def test_outcomes_are_the_chosen_treatments(pair):
     for arm in ("il2", "tki"):
         rows = observed["treatment"] == arm
         for outcome in OBSERVED_OUTCOMES:
-            np.testing.assert_array_equal(observed.loc[rows, outcome].to_numpy(),
-                                          full.loc[rows, f"{arm}_{outcome}"].to_numpy())
+            np.testing.assert_array_equal(
+                observed.loc[rows, outcome].to_numpy(),
+                full.loc[rows, f"{arm}_{outcome}"].to_numpy(),
+            )
     tox = observed["severe_cardiac_toxicity"]
     assert tox[observed["treatment"] == "tki"].isna().all()
     assert tox[observed["treatment"] == "il2"].notna().all()

@@ -30,7 +30,9 @@ def test_edited_target_pulls_its_statistic(tmp_path, params):
     after = result.final[TARGET_ID]
     assert abs(after - new_centre) < 0.5 * abs(before - new_centre), (before, after)
 
-    realised = [target_statistic(simulate_cohort(20_000, 99, p), edited.by_id(TARGET_ID))[0]
-                for p in (params, result.parameters)]
+    realised = [
+        target_statistic(simulate_cohort(20_000, 99, p), edited.by_id(TARGET_ID))[0]
+        for p in (params, result.parameters)
+    ]
     assert realised[1] > realised[0] + 1.0, realised
     assert load_targets().by_id(TARGET_ID).high == 12.5  # the committed file is untouched

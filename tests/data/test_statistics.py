@@ -28,5 +28,8 @@ def test_expected_statistics_match_realised(cohort_50k, targets, params, outcome
     features = cohort_50k.loc[:, :"needed_inputs"]
     expected = expected_statistics(prepare_cohort(features, targets), targets, params)
     for row in outcome_table.itertuples():
-        assert abs(row.value - expected[row.id]) < 4.5 * row.se + 1e-9, (row.id, row.value,
-                                                                         expected[row.id])
+        assert abs(row.value - expected[row.id]) < 4.5 * row.se + 1e-9, (
+            row.id,
+            row.value,
+            expected[row.id],
+        )

@@ -41,8 +41,10 @@ def test_half_of_patients_outlive_their_true_median(cohort_50k, arm, endpoint):
 @pytest.mark.parametrize("months", [12, 36, 60])
 def test_kaplan_meier_matches_mean_true_survival(cohort_50k, arm, months):
     for endpoint in ("pfs", "os"):
-        curve = kaplan_meier(cohort_50k[f"{arm}_{endpoint}_months"].to_numpy(),
-                             cohort_50k[f"{arm}_{endpoint}_event"].to_numpy())
+        curve = kaplan_meier(
+            cohort_50k[f"{arm}_{endpoint}_months"].to_numpy(),
+            cohort_50k[f"{arm}_{endpoint}_event"].to_numpy(),
+        )
         value, se = curve.at(months)
         truth = cohort_50k[f"{arm}_true_{endpoint}_at_{months}_months"].mean()
         assert abs(value - truth) < 4 * se + 1e-4, (endpoint, value, truth)
@@ -51,7 +53,8 @@ def test_kaplan_meier_matches_mean_true_survival(cohort_50k, arm, months):
 def test_toxicity_and_cure_truth(cohort_50k):
     tox = cohort_50k["il2_true_p_severe_cardiac_toxicity"].mean()
     assert abs(cohort_50k["il2_severe_cardiac_toxicity"].mean() - tox) < binomial_tolerance(
-        tox, len(cohort_50k))
+        tox, len(cohort_50k)
+    )
     cure = cohort_50k["il2_true_p_cure"]
     assert (cure <= cohort_50k["il2_true_p_complete_response"] + 1e-12).all()
     assert (cohort_50k["tki_true_p_complete_response"] < 0.05).all()
@@ -61,9 +64,12 @@ def test_shapes_il2_plateau_tki_keeps_falling(cohort_50k):
     cr = cohort_50k[cohort_50k["il2_best_response"] == "CR"]
     curve = kaplan_meier(cr["il2_pfs_months"].to_numpy(), cr["il2_pfs_event"].to_numpy())
     assert curve.at(60)[0] - curve.at(120)[0] < 0.15  # flat after ~30 months
-    tki = kaplan_meier(cohort_50k["tki_pfs_months"].to_numpy(),
-                       cohort_50k["tki_pfs_event"].to_numpy())
+    tki = kaplan_meier(
+        cohort_50k["tki_pfs_months"].to_numpy(), cohort_50k["tki_pfs_event"].to_numpy()
+    )
     assert tki.at(60)[0] < 0.05 and tki.at(36)[0] > tki.at(60)[0]
     responders = cohort_50k["il2_best_response"].isin(["CR", "PR"])
-    assert (cohort_50k.loc[responders, "il2_os_months"].median()
-            > 2 * cohort_50k.loc[~responders, "il2_os_months"].median())
+    assert (
+        cohort_50k.loc[responders, "il2_os_months"].median()
+        > 2 * cohort_50k.loc[~responders, "il2_os_months"].median()
+    )

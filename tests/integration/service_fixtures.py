@@ -43,8 +43,9 @@ def train_champion(folder: Path) -> str:
     saved = os.environ.pop("MLFLOW_TRACKING_URI", None)
     try:
         settings = Settings(project_dir=folder)
-        result = train_and_register(settings, n=CHAMPION_TRAIN_N, seed=1,
-                                    holdout_n=CHAMPION_HOLDOUT_N, log=lambda _: None)
+        result = train_and_register(
+            settings, n=CHAMPION_TRAIN_N, seed=1, holdout_n=CHAMPION_HOLDOUT_N, log=lambda _: None
+        )
     finally:
         if saved is not None:
             os.environ["MLFLOW_TRACKING_URI"] = saved
@@ -59,8 +60,7 @@ _SERVERS: dict[str, Server] = {}
 def service(champion_tracking_uri, tmp_path_factory) -> Server:
     """One real server for the whole session, however many modules ask for it."""
     if "main" not in _SERVERS:
-        _SERVERS["main"] = start_server(champion_tracking_uri,
-                                        tmp_path_factory.mktemp("service"))
+        _SERVERS["main"] = start_server(champion_tracking_uri, tmp_path_factory.mktemp("service"))
     yield _SERVERS["main"]
     if "main" in _SERVERS:
         _SERVERS.pop("main").kill(signal.SIGTERM)
@@ -70,8 +70,9 @@ def clinic_patients() -> list[dict]:
     """The sample clinic list as API request bodies."""
     from serving.patients import patients_from_table
 
-    raw = pd.read_csv(REPO / "data/synthetic/samples/clinic_list.csv", dtype=str,
-                      keep_default_na=False)
+    raw = pd.read_csv(
+        REPO / "data/synthetic/samples/clinic_list.csv", dtype=str, keep_default_na=False
+    )
     return patients_from_table(raw)
 
 
@@ -126,8 +127,14 @@ def printed_token(log: str) -> str:
     return re.search(r"created a bearer token.*?\n([A-Za-z0-9_-]{40,})\n", log, re.S).group(1)
 
 
-def start_server(tracking_uri: str, folder: Path, *, token: str | None = "test-token-0123456789",
-                 extra_env: dict | None = None, timeout_s: float = 60.0) -> Server:
+def start_server(
+    tracking_uri: str,
+    folder: Path,
+    *,
+    token: str | None = "test-token-0123456789",
+    extra_env: dict | None = None,
+    timeout_s: float = 60.0,
+) -> Server:
     """Start ``il2select serve`` on a free loopback port and wait for ``/readyz``."""
     from serving.auth import hash_token
 
@@ -137,15 +144,35 @@ def start_server(tracking_uri: str, folder: Path, *, token: str | None = "test-t
     if token is not None:  # None: let `serve` create one and print it
         tokens_file.write_text(f"tester:{hash_token(token)}\n")
     audit_db = folder / "audit.db"
-    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri,
-           "IL2SELECT_AUDIT_DB": str(audit_db), "IL2SELECT_TOKENS": "",
-           "BENTOML_HOME": str(folder / "bentoml"), **(extra_env or {})}
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        "IL2SELECT_AUDIT_DB": str(audit_db),
+        "IL2SELECT_TOKENS": "",
+        "BENTOML_HOME": str(folder / "bentoml"),
+        **(extra_env or {}),
+    }
     log_path = folder / "server.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "il2select", "serve", "--host", "127.0.0.1",
-             "--port", str(port), "--tokens-file", str(tokens_file)],
-            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "il2select",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--tokens-file",
+                str(tokens_file),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     server = Server(f"http://127.0.0.1:{port}", token, process, audit_db, log_path, env)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

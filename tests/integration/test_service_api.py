@@ -71,7 +71,8 @@ def test_recommend_equals_the_champion_in_process_for_the_clinic_list(client, ch
 
 
 def test_concurrent_recommendations_are_batched_and_each_answer_is_the_patients_own(
-        service, champion):
+    service, champion
+):
     """16 clients at once: the server computes their patients together
     (``serving/batching.py``), and every answer still equals that patient's alone.
 
@@ -109,7 +110,8 @@ def test_concurrent_recommendations_are_batched_and_each_answer_is_the_patients_
         for client in clients:
             client.close()
     assert grown["le=1.0"] < grown["count"], (
-        f"{len(asked)} requests in {burst + 1} bursts of {width}, all alone: {grown}")
+        f"{len(asked)} requests in {burst + 1} bursts of {width}, all alone: {grown}"
+    )
     assert grown["sum"] == len(asked)  # every patient computed once, in some batch
     for patient, response in zip(asked, answered, strict=True):
         assert response.status_code == 200, response.text
@@ -129,7 +131,7 @@ def _histogram(metrics: str, name: str) -> dict[str, float]:
         elif line.startswith(f"{name}_sum"):
             out["sum"] = float(line.split()[-1])
         elif line.startswith(f"{name}_bucket"):
-            le = line[line.index('le="') + 4:].split('"')[0]
+            le = line[line.index('le="') + 4 :].split('"')[0]
             out[f"le={le}"] = float(line.split()[-1])
     assert {"count", "sum", "le=1.0"} <= out.keys(), metrics
     return out
@@ -137,16 +139,31 @@ def _histogram(metrics: str, name: str) -> dict[str, float]:
 
 def test_recommend_equals_il2select_predict(client, champion_tracking_uri, tmp_path):
     """Acceptance: the numbers of ``il2select predict`` on the same rows (within 1e-9)."""
-    helped = subprocess.run([sys.executable, "-m", "il2select", "predict", "--help"],
-                            capture_output=True, text=True, cwd=REPO)
+    helped = subprocess.run(
+        [sys.executable, "-m", "il2select", "predict", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     if helped.returncode != 0:
         pytest.skip("`il2select predict` is not there yet (issue 4)")
     out = tmp_path / "predicted.csv"
     done = subprocess.run(
-        [sys.executable, "-m", "il2select", "predict", "--in",
-         str(REPO / "data/synthetic/samples/clinic_list.csv"), "--out", str(out)],
-        capture_output=True, text=True, cwd=REPO,
-        env={**__import__("os").environ, "MLFLOW_TRACKING_URI": champion_tracking_uri})
+        [
+            sys.executable,
+            "-m",
+            "il2select",
+            "predict",
+            "--in",
+            str(REPO / "data/synthetic/samples/clinic_list.csv"),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**__import__("os").environ, "MLFLOW_TRACKING_URI": champion_tracking_uri},
+    )
     assert done.returncode == 0, done.stderr
     predicted = pd.read_csv(out)
     compared = 0
@@ -157,8 +174,9 @@ def test_recommend_equals_il2select_predict(client, champion_tracking_uri, tmp_p
                 expected = row[column]
                 if isinstance(value, float) or value is None:
                     # a median never reached: inf in the table, null in JSON
-                    expected = None if pd.isna(expected) or math.isinf(expected) \
-                        else float(expected)
+                    expected = (
+                        None if pd.isna(expected) or math.isinf(expected) else float(expected)
+                    )
                     assert (value is None) == (expected is None), column
                     if value is not None:
                         assert math.isclose(value, expected, abs_tol=TOLERANCE), column
@@ -173,8 +191,10 @@ def test_recommend_equals_il2select_predict(client, champion_tracking_uri, tmp_p
 def flatten_answer(answer: dict) -> dict:
     """A ``PatientAnswer`` under the prediction table's column names (BRIEF: model
     predictions use the truth's names without ``true_``; intervals as ``_lo``/``_hi``)."""
-    flat = {"recommendation": answer["recommendation"],
-            "reasons": REASON_SEPARATOR.join(answer["reasons"])}
+    flat = {
+        "recommendation": answer["recommendation"],
+        "reasons": REASON_SEPARATOR.join(answer["reasons"]),
+    }
 
     def estimate(key: str, e: dict | None) -> None:
         if e is not None:
@@ -182,8 +202,13 @@ def flatten_answer(answer: dict) -> dict:
 
     for s in ("il2", "tki"):
         o = answer[s]
-        for key in ("p_response", "p_complete_response", "p_cure", "p_severe_cardiac_toxicity",
-                    "p_durable_cr"):
+        for key in (
+            "p_response",
+            "p_complete_response",
+            "p_cure",
+            "p_severe_cardiac_toxicity",
+            "p_durable_cr",
+        ):
             estimate(f"{s}_{key}", o.get(key))
         for kind in ("os", "pfs"):
             for m, e in o[f"{kind}_at_months"].items():
@@ -217,8 +242,9 @@ def test_predict_keeps_order_and_answers_good_rows_beside_bad_ones(client, champ
 
 
 def test_triage_matches_the_cli_function(client):
-    raw = pd.read_csv(REPO / "data/synthetic/samples/clinic_list.csv", dtype=str,
-                      keep_default_na=False)
+    raw = pd.read_csv(
+        REPO / "data/synthetic/samples/clinic_list.csv", dtype=str, keep_default_na=False
+    )
     patients = clinic_patients()
     response = client.post("/triage", json=patients)
     assert response.status_code == 200, response.text
@@ -252,16 +278,20 @@ def test_model_shows_provenance_and_promotion_metrics(client, champion_tracking_
     response = client.get("/model")
     assert response.status_code == 200, response.text
     info = response.json()
-    registry = mlflow.MlflowClient(tracking_uri=champion_tracking_uri,
-                                   registry_uri=champion_tracking_uri)
+    registry = mlflow.MlflowClient(
+        tracking_uri=champion_tracking_uri, registry_uri=champion_tracking_uri
+    )
     version = registry.get_model_version_by_alias("il2select", "champion")
     run = registry.get_run(version.run_id)
     assert info["provenance"] == {
-        "model_name": "il2select", "model_version": str(version.version),
-        "model_alias": "champion", "run_id": version.run_id,
+        "model_name": "il2select",
+        "model_version": str(version.version),
+        "model_alias": "champion",
+        "run_id": version.run_id,
         "training_data_hash": run.data.tags.get("training_data_sha256")
         or run.data.tags.get("training_data_hash"),
-        "rules_version": RULES_VERSION}
+        "rules_version": RULES_VERSION,
+    }
     assert info["provenance"]["training_data_hash"]
     assert info["metrics"] == pytest.approx(run.data.metrics)
 
@@ -290,8 +320,8 @@ def test_serving_the_champion_loads_neither_lifelines_nor_scikit_learn(champion_
         "from model.patient import patient_example\n"
         f"champion = load_champion({champion_tracking_uri!r}, 'il2select', 'champion')\n"
         "champion.recommender.recommend_one(patient_example())\n"
-        "print(sorted(m for m in ('lifelines', 'sklearn', 'autograd') if m in sys.modules))\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120)
+        "print(sorted(m for m in ('lifelines', 'sklearn', 'autograd') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -29,14 +29,27 @@ CONCURRENCY = 16
 
 
 def serve(*args: str, env: dict, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "il2select", "serve", *args],
-                          capture_output=True, text=True, cwd=REPO, env=env, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "il2select", "serve", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=timeout,
+    )
 
 
 def test_refuses_a_public_address_without_tokens(tmp_path, champion_tracking_uri):
     env = {**os.environ, "MLFLOW_TRACKING_URI": champion_tracking_uri, "IL2SELECT_TOKENS": ""}
-    done = serve("--host", "0.0.0.0", "--port", str(free_port()),
-                 "--tokens-file", str(tmp_path / "none"), env=env)
+    done = serve(
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(free_port()),
+        "--tokens-file",
+        str(tmp_path / "none"),
+        env=env,
+    )
     assert done.returncode == 2
     assert "refusing to serve on 0.0.0.0" in done.stderr
     assert not (tmp_path / "none").exists()
@@ -46,8 +59,9 @@ def test_no_champion_is_a_clear_error(tmp_path):
     token_file = tmp_path / "tokens"
     token_file.write_text(f"t:{hash_token('x')}\n")
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'empty.db'}"}
-    done = serve("--no-train", "--port", str(free_port()), "--tokens-file", str(token_file),
-                 env=env)
+    done = serve(
+        "--no-train", "--port", str(free_port()), "--tokens-file", str(token_file), env=env
+    )
     assert done.returncode == 3
     assert "no model il2select@champion" in " ".join(done.stderr.split())
 
@@ -93,8 +107,9 @@ def test_every_acknowledged_answer_survives_kill_9(tmp_path, champion_tracking_u
     assert not failures, failures[:3]
     assert len(acknowledged) > 100
     with sqlite3.connect(server.audit_db) as db:
-        logged = {h for (h,) in db.execute(
-            "SELECT input_sha256 FROM audit WHERE endpoint = 'recommend'")}
+        logged = {
+            h for (h,) in db.execute("SELECT input_sha256 FROM audit WHERE endpoint = 'recommend'")
+        }
         tokens = {t for (t,) in db.execute("SELECT DISTINCT token_id FROM audit")}
         stored_as = {k for (k,) in db.execute("SELECT DISTINCT typeof(output_json) FROM audit")}
         output = db.execute("SELECT output_json FROM audit LIMIT 1").fetchone()[0]
@@ -103,5 +118,8 @@ def test_every_acknowledged_answer_survives_kill_9(tmp_path, champion_tracking_u
     assert not missing, f"{len(missing)} of {len(acknowledged)} acknowledged answers not logged"
     assert tokens == {"local"}
     assert stored_as == {"text"}  # the answer sent, as JSON text
-    assert json.loads(output)["recommendation"] in {"il2_first", "tki_first",
-                                                    "temsirolimus_or_trial"}
+    assert json.loads(output)["recommendation"] in {
+        "il2_first",
+        "tki_first",
+        "temsirolimus_or_trial",
+    }

@@ -14,11 +14,20 @@ from tests.integration.service_fixtures import (  # noqa: F401  (fixtures)
 )
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +71,11 @@ def test_tumour_board_page_end_to_end(service, page, tmp_path):
     page.click("#submit")
     page.wait_for_selector("#result:not([hidden]) #recommendation")
     recommendation = page.inner_text("#recommendation")
-    assert recommendation in ("HD IL-2 first", "A TKI first",
-                              "Temsirolimus, a clinical trial, or symptomatic care")
+    assert recommendation in (
+        "HD IL-2 first",
+        "A TKI first",
+        "Temsirolimus, a clinical trial, or symptomatic care",
+    )
     assert page.locator("#reasons li").count() >= 1
     assert "P(objective response)" in page.inner_text("#probabilities")
     assert "–" in page.inner_text("#probabilities")  # intervals shown

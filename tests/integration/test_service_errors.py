@@ -31,18 +31,21 @@ def client(service):
         yield c
 
 
-@pytest.mark.parametrize(("field", "value", "words"), [
-    ("ecog", "two", ["valid integer"]),
-    ("ecog", 7, ["between 0 and 4"]),
-    ("karnofsky", 85, ["multiple of 10"]),
-    ("sex", "unknown", ["'female' or 'male'"]),
-    ("histology", "sarcomatoid", ["clear_cell"]),
-    ("creatinine_mg_dl", 110.0, ["µmol/L", "divide by 88.4"]),
-    ("corrected_calcium_mg_dl", 2.4, ["mmol/L"]),
-    ("met_lung", "yes", ["valid boolean"]),
-    ("ecog", None, ["required"]),
-    ("ecog", 10**400, ["too large"]),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("ecog", "two", ["valid integer"]),
+        ("ecog", 7, ["between 0 and 4"]),
+        ("karnofsky", 85, ["multiple of 10"]),
+        ("sex", "unknown", ["'female' or 'male'"]),
+        ("histology", "sarcomatoid", ["clear_cell"]),
+        ("creatinine_mg_dl", 110.0, ["µmol/L", "divide by 88.4"]),
+        ("corrected_calcium_mg_dl", 2.4, ["mmol/L"]),
+        ("met_lung", "yes", ["valid boolean"]),
+        ("ecog", None, ["required"]),
+        ("ecog", 10**400, ["too large"]),
+    ],
+)
 def test_bad_field_is_422_naming_field_value_and_rule(client, field, value, words):
     patient = {**patient_example(), field: value}
     if value is None:
@@ -62,19 +65,30 @@ def test_bad_field_is_422_naming_field_value_and_rule(client, field, value, word
 def test_unknown_field_and_cross_field_rule(client):
     response = client.post("/recommend", json={**patient_example(), "shoe_size": 44})
     assert response.status_code == 422
-    assert response.json()["detail"][0] == {"field": "shoe_size", "value": 44,
-                                            "rule": "is not a field of the data contract"}
-    response = client.post("/recommend", json={**patient_example(), "prior_tki": False,
-                                               "months_since_tki": 3.0})
+    assert response.json()["detail"][0] == {
+        "field": "shoe_size",
+        "value": 44,
+        "rule": "is not a field of the data contract",
+    }
+    response = client.post(
+        "/recommend", json={**patient_example(), "prior_tki": False, "months_since_tki": 3.0}
+    )
     assert response.status_code == 422
     assert "months_since_tki" in response.text
 
 
 @pytest.mark.parametrize("route", ROUTES)
-@pytest.mark.parametrize(("body", "status"), [
-    (b"", 422), (b"{not json", 422), (b"\xff\xfe", 422), (b"[" * 100_000, 422),
-    (b"null", 422), (b"42", 422),
-])
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b"", 422),
+        (b"{not json", 422),
+        (b"\xff\xfe", 422),
+        (b"[" * 100_000, 422),
+        (b"null", 422),
+        (b"42", 422),
+    ],
+)
 def test_unusable_bodies_are_422(client, route, body, status):
     response = client.post(route, content=body, headers={"content-type": "application/json"})
     assert response.status_code == status, (route, body[:20], response.text)
@@ -85,8 +99,9 @@ def test_lists_of_non_objects_and_wrong_media_type(client):
     response = client.post("/predict", json=[patient_example(), 3])
     assert response.status_code == 422
     assert response.json()["detail"][0]["field"] == "[1]"
-    response = client.post("/recommend", content=b"a=b",
-                           headers={"content-type": "application/x-www-form-urlencoded"})
+    response = client.post(
+        "/recommend", content=b"a=b", headers={"content-type": "application/x-www-form-urlencoded"}
+    )
     assert response.status_code == 415
     response = client.post("/predict", json=[{"patient_id": "x"}])
     assert response.status_code == 422
@@ -112,10 +127,14 @@ def test_too_many_patients_is_413_naming_the_limit(client):
 @pytest.mark.parametrize("token", [None, "wrong-token", "test-token-0123456789x"])
 def test_missing_or_wrong_token_is_401_without_detail(service, token):
     headers = {"authorization": f"Bearer {token}"} if token is not None else {}
-    for method, path in [("POST", r) for r in ROUTES] + [("GET", "/model"), ("GET", "/metrics"),
-                                                          ("GET", "/docs.json")]:
-        response = httpx.request(method, service.url + path, json=patient_example(),
-                                 headers=headers)
+    for method, path in [("POST", r) for r in ROUTES] + [
+        ("GET", "/model"),
+        ("GET", "/metrics"),
+        ("GET", "/docs.json"),
+    ]:
+        response = httpx.request(
+            method, service.url + path, json=patient_example(), headers=headers
+        )
         assert response.status_code == 401, path
         assert response.json() == {"error": "unauthorized"}
 
@@ -136,11 +155,32 @@ def test_request_bodies_are_never_logged(service, client):
 def test_schemathesis_finds_no_server_error(service, tmp_path):
     """Bounded fuzzing of every operation in the OpenAPI schema (a longer run: bench/fuzz.py)."""
     done = subprocess.run(
-        [sys.executable, "-m", "schemathesis.cli", "run", f"{service.url}/docs.json",
-         "-H", f"Authorization: Bearer {service.token}", "--checks", "not_a_server_error",
-         "--max-examples", "10", "--seed", "20260522", "--max-time", "25",
-         "--request-timeout", "30", "--report-dir", str(tmp_path)],
-        capture_output=True, text=True, cwd=tmp_path, timeout=180)  # its cache stays there
+        [
+            sys.executable,
+            "-m",
+            "schemathesis.cli",
+            "run",
+            f"{service.url}/docs.json",
+            "-H",
+            f"Authorization: Bearer {service.token}",
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            "10",
+            "--seed",
+            "20260522",
+            "--max-time",
+            "25",
+            "--request-timeout",
+            "30",
+            "--report-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=180,
+    )  # its cache stays there
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
 
 
@@ -150,8 +190,9 @@ def test_a_method_receives_the_body_the_guard_checked_without_parsing_it_again(m
     is bypassed (``take_checked_bodies``), and still used where the guard did not run."""
     spec = IL2Select.apis[method].input_spec
     checked = object()
-    request = Request({"type": "http", "method": "POST", "headers": [],
-                       "state": {PARSED_BODY: checked}})
+    request = Request(
+        {"type": "http", "method": "POST", "headers": [], "state": {PARSED_BODY: checked}}
+    )
     assert asyncio.run(spec.from_http_request(request, None)) is checked
 
     async def receive():
@@ -166,6 +207,7 @@ def test_a_finished_request_leaves_no_timeout_timer_behind():
     """BentoML's TimeoutMiddleware kept every request's timer (and future) for the whole
     timeout; the override cancels it when the request is done, and still answers 504 when
     the handler is too slow."""
+
     async def quick(scope, receive, send):
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})

@@ -16,8 +16,9 @@ WITH_ERRORS = SAMPLES / "clinic_list_with_errors.csv"
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "il2select", *args], capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "il2select", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_help_on_every_subcommand():
@@ -71,12 +72,13 @@ def test_bad_rows_named_and_nothing_written(tmp_path):
     assert done.returncode == 1
     assert not out.exists()
     text = " ".join(done.stderr.split())
-    for expected in ("row 1: ecog=7: must be between 0 and 4",
-                     "row 2: caix_pct=140: must be between 0 and 100",
-                     "row 3: sex=unknown: must be one of female, male",
-                     "row 4: karnofsky=ninety: must be a number",
-                     "row 5: creatinine_mg_dl=110: is above the plausible 0.2–15 mg/dL; "
-                     "looks like µmol/L"):
+    for expected in (
+        "row 1: ecog=7: must be between 0 and 4",
+        "row 2: caix_pct=140: must be between 0 and 100",
+        "row 3: sex=unknown: must be one of female, male",
+        "row 4: karnofsky=ninety: must be a number",
+        "row 5: creatinine_mg_dl=110: is above the plausible 0.2–15 mg/dL; looks like µmol/L",
+    ):
         assert expected in text, text
 
 
@@ -118,7 +120,8 @@ def test_row_numbers_continue_across_chunks(tmp_path, monkeypatch):
 
     raw = pd.read_csv(WITH_ERRORS, dtype=str, keep_default_na=False)
     chunks = [raw.iloc[:3], raw.iloc[3:]]
-    rows = [triage_frame(c, first_row=1 + 3 * i).rejected["row"].tolist()
-            for i, c in enumerate(chunks)]
+    rows = [
+        triage_frame(c, first_row=1 + 3 * i).rejected["row"].tolist() for i, c in enumerate(chunks)
+    ]
     assert rows == [[1, 2, 3], [4, 5]]
     assert tables.CHUNK_ROWS > 0

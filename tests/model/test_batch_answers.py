@@ -43,8 +43,9 @@ def _numbers(value, path=""):
     if isinstance(value, list):
         value = dict(enumerate(value))
     if isinstance(value, dict):
-        return {k: v for key, item in value.items()
-                for k, v in _numbers(item, f"{path}/{key}").items()}
+        return {
+            k: v for key, item in value.items() for k, v in _numbers(item, f"{path}/{key}").items()
+        }
     return {path: value}
 
 
@@ -78,8 +79,9 @@ def test_patients_recommended_together_get_their_answers_alone(recommender, type
     assert sum(bool(r["what_would_change"]) for r in together) >= 5  # varied inputs covered
     for i, row in enumerate(rows):
         alone = recommender.recommend_one(row).model_dump(mode="json")
-        _assert_same_answer(alone, PatientAnswer.model_validate(together[i]).model_dump(
-            mode="json"), i)
+        _assert_same_answer(
+            alone, PatientAnswer.model_validate(together[i]).model_dump(mode="json"), i
+        )
 
 
 def test_pooling_distinct_rows_gives_the_mean_over_imputations(recommender, typed):
@@ -102,15 +104,17 @@ def test_donors_are_the_nearest_whatever_else_is_in_the_batch(recommender, typed
     rows = np.flatnonzero(complete)[:60]
     unknown = ["caix_pct", "ldh_uln_ratio"]  # as if unknown: the search ignores them
     together = imputer._nearest(values, rows, unknown, 25)
-    alone = np.vstack([imputer._nearest(values, rows[j:j + 1], unknown, 25)
-                       for j in range(rows.size)])
+    alone = np.vstack(
+        [imputer._nearest(values, rows[j : j + 1], unknown, 25) for j in range(rows.size)]
+    )
     np.testing.assert_array_equal(together, alone)
     # exact (double precision) distances: the chosen 25 are the nearest up to single-precision
     # rounding of the distance
     known = [c for c in NUMERIC if c not in unknown]
     for j, i in enumerate(rows):
-        exact = sum(((float(values[c][i]) - imputer.donors[c]) / imputer.scale[c]) ** 2
-                    for c in known)
+        exact = sum(
+            ((float(values[c][i]) - imputer.donors[c]) / imputer.scale[c]) ** 2 for c in known
+        )
         exact = exact + 4.0 * (imputer.donors["histology"] != values["histology"][i])
         chosen = np.zeros(exact.size, dtype=bool)
         chosen[together[j]] = True
@@ -158,11 +162,11 @@ def test_a_parameter_on_the_intercept_alone_is_shared_exactly(recommender, typed
     assert any(v.shape[1] == 1 for v in shared.values())  # the shortcut is taken
     months = np.array([6.0, 12.0, 60.0])
     for name in full:
-        np.testing.assert_array_equal(np.broadcast_to(shared[name], full[name].shape),
-                                      full[name])
+        np.testing.assert_array_equal(np.broadcast_to(shared[name], full[name].shape), full[name])
     cure = expit(full["cure_"])[..., None]
-    uncured = np.exp(-np.exp(np.exp(full["rho_"])[..., None]
-                             * (np.log(months) - full["lambda_"][..., None])))
+    uncured = np.exp(
+        -np.exp(np.exp(full["rho_"])[..., None] * (np.log(months) - full["lambda_"][..., None]))
+    )
     expected = cure + (1 - cure) * uncured  # S(t) from the full products, (D, n, T)
     got = component.prepare(design, theta).at(months)
     assert got.shape == expected.shape

@@ -13,8 +13,14 @@ from model.policy import PolicyConfig, PolicyInputs, choose, decide
 from model.respond import assess
 
 N = 10_000
-FLAGS = ("active_infection", "organ_allograft", "steroids_last_4_weeks",
-         "chemo_radio_last_6_weeks", "cardiac_disease", "cardiac_stress_abnormal")
+FLAGS = (
+    "active_infection",
+    "organ_allograft",
+    "steroids_last_4_weeks",
+    "chemo_radio_last_6_weeks",
+    "cardiac_disease",
+    "cardiac_stress_abnormal",
+)
 
 
 @pytest.fixture(scope="module")
@@ -47,18 +53,26 @@ def test_never_il2_with_a_contraindication_or_short_washout(recommender, stresse
     assert not (il2 & short).any()
     assert il2.sum() > 100  # the policy does recommend IL-2 where nothing forbids it
     reasons = pd.Series([r[0] for r in assessment.reasons])
-    assert reasons[short & ~contraindicated & (assessment.derived.mskcc_poor == 0)].str.contains(
-        "defer IL-2 until 8 weeks after the last TKI dose").all()
+    assert (
+        reasons[short & ~contraindicated & (assessment.derived.mskcc_poor == 0)]
+        .str.contains("defer IL-2 until 8 weeks after the last TKI dose")
+        .all()
+    )
 
 
 def test_vectorised_and_explained_decisions_agree():
     rng = np.random.default_rng(0)
     n = 5000
     inputs = PolicyInputs(
-        poor=rng.choice([0.0, 1.0, np.nan], n), eligible=rng.choice([0.0, 1.0, np.nan], n),
-        contraindications=[["fev1_low"]] * n, washout_short=rng.choice([0.0, 1.0], n),
-        months_since_tki=rng.uniform(0, 3, n), p_cure=rng.uniform(0, 0.3, n),
-        p_toxicity=rng.uniform(0, 0.5, n), durable_gain=rng.uniform(-0.1, 0.3, n))
+        poor=rng.choice([0.0, 1.0, np.nan], n),
+        eligible=rng.choice([0.0, 1.0, np.nan], n),
+        contraindications=[["fev1_low"]] * n,
+        washout_short=rng.choice([0.0, 1.0], n),
+        months_since_tki=rng.uniform(0, 3, n),
+        p_cure=rng.uniform(0, 0.3, n),
+        p_toxicity=rng.uniform(0, 0.5, n),
+        durable_gain=rng.uniform(-0.1, 0.3, n),
+    )
     config = PolicyConfig(min_durable_gain=0.05, max_p_toxicity=0.2)
     explained, reasons = decide(inputs, config)
     assert (choose(inputs, config) == explained).all()

@@ -13,8 +13,14 @@ from training.data import synthetic_training_data
 from training.evaluate import evaluate
 from training.metrics import CLASSIFIERS, SURVIVAL, classifier_metrics
 
-PROBABILITIES = ("il2_p_response", "il2_p_complete_response", "tki_p_response",
-                 "tki_p_complete_response", "il2_p_severe_cardiac_toxicity", "il2_p_cure")
+PROBABILITIES = (
+    "il2_p_response",
+    "il2_p_complete_response",
+    "tki_p_response",
+    "tki_p_complete_response",
+    "il2_p_severe_cardiac_toxicity",
+    "il2_p_cure",
+)
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +52,9 @@ def test_intervals_cover_the_truth_when_trained_on_2000(holdout):
     for seed in (13, 14, 15):
         small = synthetic_training_data(2000, seed=seed)
         model = Recommender.fit(small.typed, small.outcomes, seed=1)
-        metrics = classifier_metrics(model.predict_frame(typed), holdout.iloc[:5000],
-                                     np.ones(5000, dtype=bool))
+        metrics = classifier_metrics(
+            model.predict_frame(typed), holdout.iloc[:5000], np.ones(5000, dtype=bool)
+        )
         coverage += [metrics[f"{name}_coverage"] for name in PROBABILITIES]
         widths += [metrics[f"{name}_median_width"] for name in PROBABILITIES]
     assert 0.88 <= np.mean(coverage) <= 0.99, coverage

@@ -28,17 +28,20 @@ def sample():
 
 
 def _frame(design, duration, event):
-    return pd.DataFrame({"a": design[:, 1], "b": design[:, 2], "duration": duration,
-                         "event": event})
+    return pd.DataFrame(
+        {"a": design[:, 1], "b": design[:, 2], "duration": duration, "event": event}
+    )
 
 
 def test_weibull_matches_lifelines(sample):
     design, duration, event = sample
     component = fit_component(design, NAMES, duration, event, ("a", "b"), kind="weibull")
-    fitter = WeibullAFTFitter(penalizer=0.01).fit(_frame(design, duration, event), "duration",
-                                                  "event", formula="a + b")
-    expected = fitter.predict_survival_function(_frame(design, duration, event).iloc[:20],
-                                                times=MONTHS).T.to_numpy()
+    fitter = WeibullAFTFitter(penalizer=0.01).fit(
+        _frame(design, duration, event), "duration", "event", formula="a + b"
+    )
+    expected = fitter.predict_survival_function(
+        _frame(design, duration, event).iloc[:20], times=MONTHS
+    ).T.to_numpy()
     np.testing.assert_allclose(component.survival(design[:20], MONTHS)[0], expected, rtol=1e-6)
 
 
@@ -46,8 +49,11 @@ def test_cure_model_matches_lifelines_and_recovers_the_cure_fraction(sample):
     design, duration, event = sample
     component = fit_component(design, NAMES, duration, event, ("a", "b"), kind="cure_weibull")
     fitter = MixtureCureFitter(penalizer=0.01).fit(
-        _frame(design, duration, event), "duration", "event",
-        regressors={"cure_": "a + b", "lambda_": "1", "rho_": "1"})
+        _frame(design, duration, event),
+        "duration",
+        "event",
+        regressors={"cure_": "a + b", "lambda_": "1", "rho_": "1"},
+    )
     frame = _frame(design, duration, event).iloc[:20]
     expected = fitter.predict_survival_function(frame, times=MONTHS).T.to_numpy()
     np.testing.assert_allclose(component.survival(design[:20], MONTHS)[0], expected, rtol=1e-6)

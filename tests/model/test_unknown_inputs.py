@@ -18,8 +18,9 @@ def test_unknown_caix_lies_between_high_and_low_with_a_wider_interval(recommende
 
 
 def test_unknown_inputs_are_named_with_what_would_change_the_answer(recommender):
-    patient = Patient(**{**patient_example(), "caix_pct": None,
-                         "cardiac_stress_abnormal": None}).model_dump()
+    patient = Patient(
+        **{**patient_example(), "caix_pct": None, "cardiac_stress_abnormal": None}
+    ).model_dump()
     answer = recommender.recommend_one(patient)
     assert any("caix_pct" in r for r in answer.reasons)
     assert {c.input for c in answer.what_would_change} == {"caix_pct", "cardiac_stress_abnormal"}

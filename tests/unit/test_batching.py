@@ -63,8 +63,7 @@ def test_an_item_that_fails_fails_alone():
 
     async def main():
         batcher = MicroBatcher(compute)
-        return await asyncio.gather(*(batcher.submit(i) for i in range(5)),
-                                    return_exceptions=True)
+        return await asyncio.gather(*(batcher.submit(i) for i in range(5)), return_exceptions=True)
 
     results = asyncio.run(main())
     assert [r for i, r in enumerate(results) if i != 3] == [0, 2, 4, 8]

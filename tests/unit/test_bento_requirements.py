@@ -18,8 +18,13 @@ def _pins(text: str) -> list[str]:
 def test_bento_requirements_are_the_locked_versions():
     exported = subprocess.run(
         ["uv", "export", "--frozen", "--no-dev", "--no-hashes", "--no-emit-project"],
-        cwd=REPO, capture_output=True, text=True, check=True).stdout
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert _pins(REQUIREMENTS.read_text()) == _pins(exported), (
         "serving/bento/requirements.txt is stale: run `uv export --no-dev --no-hashes "
-        "--no-emit-project -o serving/bento/requirements.txt`")
+        "--no-emit-project -o serving/bento/requirements.txt`"
+    )
     assert any(p.startswith("orjson==") for p in _pins(exported))

@@ -31,24 +31,27 @@ def test_example_patient_is_valid_both_ways():
     Patient(**patient_example())
 
 
-@pytest.mark.parametrize(("column", "value", "rule_part"), [
-    ("ecog", 7, "between 0 and 4"),
-    ("ecog", 1.5, "whole number"),
-    ("karnofsky", 85, "multiple of 10"),
-    ("karnofsky", 110, "between 0 and 100"),
-    ("caix_pct", 140, "between 0 and 100"),
-    ("alveolar_pct", -1, "between 0 and 100"),
-    ("sex", "unknown", "one of female, male"),
-    ("histology", "Clear cell", "one of clear_cell, papillary, chromophobe, other"),
-    ("creatinine_mg_dl", 110, "looks like µmol/L"),
-    ("corrected_calcium_mg_dl", 2.4, "looks like mmol/L"),
-    ("ldh_uln_ratio", 0, "greater than 0"),
-    ("months_from_diagnosis", -2, "between 0 and 1200"),
-    ("age_years", "abc", "must be a number"),
-    ("met_lung", "yes", "true or false"),
-    ("ecog", "", "must not be empty"),
-    ("prior_tki", None, "must not be empty"),
-])
+@pytest.mark.parametrize(
+    ("column", "value", "rule_part"),
+    [
+        ("ecog", 7, "between 0 and 4"),
+        ("ecog", 1.5, "whole number"),
+        ("karnofsky", 85, "multiple of 10"),
+        ("karnofsky", 110, "between 0 and 100"),
+        ("caix_pct", 140, "between 0 and 100"),
+        ("alveolar_pct", -1, "between 0 and 100"),
+        ("sex", "unknown", "one of female, male"),
+        ("histology", "Clear cell", "one of clear_cell, papillary, chromophobe, other"),
+        ("creatinine_mg_dl", 110, "looks like µmol/L"),
+        ("corrected_calcium_mg_dl", 2.4, "looks like mmol/L"),
+        ("ldh_uln_ratio", 0, "greater than 0"),
+        ("months_from_diagnosis", -2, "between 0 and 1200"),
+        ("age_years", "abc", "must be a number"),
+        ("met_lung", "yes", "true or false"),
+        ("ecog", "", "must not be empty"),
+        ("prior_tki", None, "must not be empty"),
+    ],
+)
 def test_bad_value_names_row_column_value_rule(column, value, rule_part):
     report = validate_table(_table(**{column: (1, value)}))
     issue = _issue(report, 2, column)
@@ -57,11 +60,17 @@ def test_bad_value_names_row_column_value_rule(column, value, rule_part):
     assert report.valid.tolist() == [True, False, True]
 
 
-@pytest.mark.parametrize(("column", "value", "rule_part"), [
-    ("ecog", 7, "between 0 and 4"), ("karnofsky", 85, "multiple of 10"),
-    ("creatinine_mg_dl", 110, "looks like µmol/L"), ("sex", "unknown", "'female' or 'male'"),
-    ("met_lung", "yes", "valid boolean"), ("corrected_calcium_mg_dl", 2.4, "looks like mmol/L"),
-])
+@pytest.mark.parametrize(
+    ("column", "value", "rule_part"),
+    [
+        ("ecog", 7, "between 0 and 4"),
+        ("karnofsky", 85, "multiple of 10"),
+        ("creatinine_mg_dl", 110, "looks like µmol/L"),
+        ("sex", "unknown", "'female' or 'male'"),
+        ("met_lung", "yes", "valid boolean"),
+        ("corrected_calcium_mg_dl", 2.4, "looks like mmol/L"),
+    ],
+)
 def test_patient_model_applies_the_same_rules(column, value, rule_part):
     with pytest.raises(ValidationError) as caught:
         Patient(**{**patient_example(), column: value})
@@ -82,7 +91,8 @@ def test_unknowable_columns_may_be_absent():
 
 def test_pattern_sum_has_a_float_tolerance():
     ok = validate_table(
-        _table(alveolar_pct=(0, 33.4), solid_pct=(0, 33.3), papillary_pct=(0, 33.3)))
+        _table(alveolar_pct=(0, 33.4), solid_pct=(0, 33.3), papillary_pct=(0, 33.3))
+    )
     assert ok.errors.empty
     bad = validate_table(_table(alveolar_pct=(0, 40), solid_pct=(0, 40), papillary_pct=(0, 20.1)))
     assert "must not exceed 100" in _issue(bad, 1, "alveolar_pct")["rule"]

@@ -59,8 +59,14 @@ def test_init_files_hold_no_code():
     for package in PACKAGES:
         for init in (REPO / package).rglob("__init__.py"):
             tree = ast.parse(init.read_text())
-            body = [n for n in tree.body if not isinstance(n, (ast.Import, ast.ImportFrom))
-                    and not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))
-                    and not (isinstance(n, ast.Assign)
-                             and all(getattr(t, "id", "") == "__all__" for t in n.targets))]
+            body = [
+                n
+                for n in tree.body
+                if not isinstance(n, (ast.Import, ast.ImportFrom))
+                and not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))
+                and not (
+                    isinstance(n, ast.Assign)
+                    and all(getattr(t, "id", "") == "__all__" for t in n.targets)
+                )
+            ]
             assert not body, f"{init.relative_to(REPO)} holds code"

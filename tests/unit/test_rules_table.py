@@ -45,4 +45,5 @@ def test_rule_case(case, triaged):
             assert pd.isna(actual), f"{column}: expected unknown, got {actual!r} ({case['cite']})"
         else:
             assert not pd.isna(actual) and actual == expected, (
-                f"{column}: expected {expected!r}, got {actual!r} ({case['cite']})")
+                f"{column}: expected {expected!r}, got {actual!r} ({case['cite']})"
+            )
