@@ -12,8 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.serving import TOKEN, fresh_champion, launch, service_env
-from serving.settings import PROJECT_DIR, get_settings
+from bench.serving import SOURCE_DIR, TOKEN, fresh_champion, launch, service_env
+from model.settings import get_settings
 
 
 def main() -> None:
@@ -37,7 +37,7 @@ def main() -> None:
             "--port",
             "{port}",
             "--working-dir",
-            str(PROJECT_DIR),
+            str(SOURCE_DIR),
         ],
         service_env(tracking_uri, folder),
         "/readyz",

@@ -27,13 +27,14 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.loadgen import build_request, run_load
+from model.settings import get_settings
 from serving.auth import hash_token
 from serving.patients import patients_from_table
-from serving.settings import PROJECT_DIR, get_settings
 
 HOST = "127.0.0.1"
 TOKEN = "bench-token-0123456789abcdef"
-CLINIC_LIST = PROJECT_DIR / "data" / "synthetic" / "samples" / "clinic_list.csv"
+SOURCE_DIR = Path(__file__).resolve().parents[1]
+CLINIC_LIST = SOURCE_DIR / "data" / "synthetic" / "samples" / "clinic_list.csv"
 READY_TIMEOUT_S = 120
 console = Console(width=170)
 
@@ -87,7 +88,7 @@ def launch(command: list[str], env: dict, ready_path: str, log: Path) -> Launche
         process = subprocess.Popen(
             command,
             env=env,
-            cwd=PROJECT_DIR,
+            cwd=SOURCE_DIR,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -105,8 +106,12 @@ def launch(command: list[str], env: dict, ready_path: str, log: Path) -> Launche
 
 
 def service_env(tracking_uri: str, folder: Path) -> dict:
+    """The servers' environment: this venv's ``bin/`` first on PATH (``mlflow models serve``
+    starts ``uvicorn`` by name), so the benchmark runs from the venv's python alone."""
+    venv_bin = str(Path(sys.executable).parent)
     return {
         **os.environ,
+        "PATH": os.pathsep.join([venv_bin, os.environ.get("PATH", "")]),
         "MLFLOW_TRACKING_URI": tracking_uri,
         "IL2SELECT_TOKENS": f"bench:{hash_token(TOKEN)}",
         "IL2SELECT_TOKENS_FILE": str(folder / "no-tokens-file"),
@@ -123,9 +128,9 @@ def recommend_requests(port: int, patients: list[dict]) -> list[bytes]:
 
 
 def in_process_p50_ms(tracking_uri: str, patients: list[dict]) -> float:
-    from serving.champion import load_champion
+    from model.recommend.pyfunc import load_recommender
 
-    recommender = load_champion(tracking_uri, "il2select", "champion").recommender
+    recommender = load_recommender("models:/il2select@champion", tracking_uri)
     times = []
     for i in range(1000):
         start = time.perf_counter()
@@ -163,7 +168,7 @@ def bench(tracking_uri: str, sustained_s: float, phase_s: float, workers: int) -
             "--port",
             "{port}",
             "--working-dir",
-            str(PROJECT_DIR),
+            str(SOURCE_DIR),
         ],
         env,
         "/readyz",

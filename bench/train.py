@@ -13,7 +13,7 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-from model.recommender import Recommender
+from model.recommend.recommender import Recommender
 from model.runtime import use_single_threaded_blas
 from training.data import synthetic_training_data
 from training.evaluate import evaluate, holdout_cohort

@@ -19,8 +19,8 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from model.columns import COLUMNS
-from model.contract import validate_table
+from model.contract.columns import COLUMNS
+from model.contract.tables import validate_table
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "synthetic" / "samples"
 BAD_SHARE = 0.01

@@ -2,22 +2,72 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
+from functools import wraps
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, get_type_hints
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from il2select.progress import row_progress
-from model.exceptions import ContractError
+from model.contract.errors import ContractError
+from model.recommend.training_config import TrainingConfig
 from model.settings import get_settings
 
 err = Console(stderr=True)
 out = Console()
+EXIT_BAD_INPUT = 2
 EXIT_GATE_FAILED = 3
 
 
+def with_training_config(command: Callable[..., None]) -> Callable[..., None]:
+    """Add one option per ``TrainingConfig`` field (``--n-draws``, ``--min-durable-gain``,
+    …) to ``command``, which receives them as ``config``; a value out of range is a clear
+    error, not a traceback."""
+    fields = TrainingConfig.model_fields
+
+    @wraps(command)
+    def wrapper(**kwargs: Any) -> None:
+        chosen = {name: kwargs.pop(name) for name in fields if kwargs.get(name) is not None}
+        for name in fields:
+            kwargs.pop(name, None)
+        try:
+            config = TrainingConfig(**chosen)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"--{e['loc'][0].replace('_', '-')}={e['input']}: {e['msg']}" for e in exc.errors()
+            )
+            err.print(f"[red]error:[/red] {problems}", highlight=False)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        command(config=config, **kwargs)
+
+    hints = get_type_hints(command, include_extras=True)  # this module's annotations are text
+    own = [
+        p.replace(annotation=hints[p.name])
+        for p in inspect.signature(command).parameters.values()
+        if p.name != "config"
+    ]
+    added = [
+        inspect.Parameter(
+            name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[
+                field.annotation | None,
+                typer.Option(help=f"{field.description} (default {field.default})"),
+            ],
+        )
+        for name, field in fields.items()
+    ]
+    wrapper.__signature__ = inspect.Signature(own + added)
+    return wrapper
+
+
+@with_training_config
 def train(
     n: Annotated[int, typer.Option(help="Synthetic observed patients to train on.")] = 20_000,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic training cohort.")] = 1,
@@ -29,9 +79,11 @@ def train(
     ] = None,
     holdout_n: Annotated[int, typer.Option(help="Synthetic hold-out size.")] = 50_000,
     holdout_seed: Annotated[int, typer.Option(help="Seed of the hold-out.")] = 2,
+    config: TrainingConfig | None = None,
 ) -> None:
     """Fit, evaluate, register a version and run the promotion gate (passing versions
-    become @champion, failing ones @challenger; the reason is logged)."""
+    become @champion, failing ones @challenger; the reason is logged). Every
+    hyper-parameter below is logged as an MLflow param and travels with the version."""
     from serving.tables import read_table
     from training.train import train_and_register
 
@@ -44,11 +96,12 @@ def train(
             data=frame,
             holdout_n=holdout_n,
             holdout_seed=holdout_seed,
+            config=config,
             log=lambda m: err.print(m, highlight=False),
         )
     except ContractError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     out.print(f"run {result.run_id}: version {result.version} -> @{result.alias}")
     if not result.passed:
         raise typer.Exit(EXIT_GATE_FAILED)
@@ -60,19 +113,25 @@ def evaluate(
     seed: Annotated[int, typer.Option(help="Hold-out seed.")] = 3,
     out_dir: Annotated[Path, typer.Option("--out", help="Plots and tables.")] = Path("out/eval"),
 ) -> None:
-    """Score a registered model on a fresh synthetic hold-out with its truth."""
+    """Score a registered model on a fresh synthetic hold-out with its truth; the metrics,
+    plots and tables are also logged to an MLflow run (the one ``mlflow run`` started)."""
+    import mlflow
+
     from training.evaluate import evaluate as run_evaluation
-    from training.evaluate import holdout_cohort, write_figures
-    from training.registry import connect
+    from training.evaluate import holdout_cohort, log_evaluation, write_tables
+    from training.tracking import training_run
 
     settings = get_settings()
-    connect(settings)
-    recommender = _load_or_exit(model_uri or settings.champion_uri)
+    uri = model_uri or settings.champion_uri
+    recommender = _load_or_exit(uri)
     hold = holdout_cohort(n, seed)
     evaluation = run_evaluation(recommender, hold)
-    figures = write_figures(evaluation, hold, out_dir)
-    evaluation.policies.to_csv(out_dir / "policy_value.csv")
-    table = Table(title=f"{model_uri or settings.champion_uri} on {n:,} synthetic patients")
+    paths = write_tables(evaluation, hold, out_dir)
+    with training_run(settings, "evaluate") as run:
+        mlflow.log_params({"model_uri": uri, "holdout_n": n, "holdout_seed": seed})
+        mlflow.log_metrics({k: float(v) for k, v in evaluation.metrics.items()})
+        log_evaluation(evaluation, hold)
+    table = Table(title=f"{uri} on {n:,} synthetic patients (run {run.info.run_id})")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in evaluation.metrics.items():
@@ -80,7 +139,7 @@ def evaluate(
             table.add_row(key, f"{value:.4f}")
     out.print(table)
     out.print(evaluation.policies.round(2).to_string())
-    out.print(f"plots: {', '.join(str(p) for p in figures.values())}")
+    out.print(f"plots and tables: {', '.join(str(p) for p in paths.values())}")
 
 
 def promote(
@@ -88,18 +147,24 @@ def promote(
     reason: Annotated[str, typer.Option(help="Why (logged).")] = "promoted by hand",
 ) -> None:
     """Move @champion to a version by hand (roll back or forward)."""
-    from training.registry import connect, move_alias
+    from model.recommend.pyfunc import IncompatibleModel, NoChampion, find_version
+    from training.registry import move_alias
 
     settings = get_settings()
-    client = connect(settings)
-    out.print(move_alias(client, settings, settings.champion_alias, version, reason))
+    try:  # a version the service could not load is never made the champion
+        find_version(settings.tracking_uri, settings.model_name, version=version)
+    except (NoChampion, IncompatibleModel) as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    out.print(move_alias(settings, settings.champion_alias, version, reason))
 
 
 def compare(run_a: str, run_b: str) -> None:
     """Print two runs' metrics side by side."""
-    from training.registry import connect
+    from mlflow import MlflowClient
 
-    client = connect(get_settings())
+    settings = get_settings()
+    client = MlflowClient(settings.tracking_uri, settings.tracking_uri)
     a, b = client.get_run(run_a).data.metrics, client.get_run(run_b).data.metrics
     table = Table(title="metrics")
     for name in ("metric", run_a[:8], run_b[:8], "b - a"):
@@ -112,13 +177,13 @@ def compare(run_a: str, run_b: str) -> None:
 
 
 def _load_or_exit(uri: str):
-    from training.registry import NoChampionError, load_recommender
+    from model.recommend.pyfunc import IncompatibleModel, NoChampion, load_recommender
 
     try:
-        return load_recommender(uri)
-    except NoChampionError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
+        return load_recommender(uri, get_settings().tracking_uri)
+    except (NoChampion, IncompatibleModel) as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
 def _fmt(value: float | None) -> str:
@@ -135,46 +200,46 @@ def predict(
 ) -> None:
     """Per row, in input order: patient_id and both strategies' predictions with 95 %
     intervals, the recommendation and its reasons (model outputs on synthetic data)."""
-    from model.contract import validate_table
-    from serving.tables import TableWriter, read_table
-    from training.registry import connect
+    from model.contract.tables import validate_table
+    from serving.tables import read_table
 
-    settings = get_settings()
-    connect(settings)
     try:
         raw = read_table(input_path)
         report = validate_table(raw)
     except ContractError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     reasons = report.reasons_by_row()
     if len(reasons) and errors_path is None:
         for row, text in reasons.head(50).items():
             err.print(f"row {row}: {text}", highlight=False, soft_wrap=True)
         err.print(f"[red]{len(reasons)} bad row(s); nothing written.[/red] Use --errors FILE.")
         raise typer.Exit(1)
-    recommender = _load_or_exit(model_uri or settings.champion_uri)
-    valid = report.valid
-    typed = report.typed[valid].reset_index(drop=True)
+    recommender = _load_or_exit(model_uri or get_settings().champion_uri)
+    typed = report.typed[report.valid].reset_index(drop=True)
     with row_progress("predict", len(typed)) as advance:
         frame = recommender.predict_frame(typed)
         advance(len(typed))
-    writer = TableWriter(output_path)
-    writer.write(frame)
-    writer.close(list(frame.columns))
+    _write(frame, output_path)
     if errors_path is not None:
-        rejected = raw[~valid].reset_index(drop=True)
+        rejected = raw[~report.valid].reset_index(drop=True)
         rejected.insert(0, "row", reasons.index.to_numpy())
         rejected["errors"] = reasons.to_numpy()
-        bad = TableWriter(errors_path)
-        bad.write(rejected)
-        bad.close(list(rejected.columns))
+        _write(rejected, errors_path)
     err.print(
         f"{len(raw)} rows in: {len(frame)} predicted to {output_path}, {len(reasons)} bad",
         highlight=False,
     )
     if len(reasons):
         raise typer.Exit(1)
+
+
+def _write(frame, path: Path) -> None:
+    from serving.tables import TableWriter
+
+    writer = TableWriter(path)
+    writer.write(frame)
+    writer.close(list(frame.columns))
 
 
 def register(app: typer.Typer) -> None:

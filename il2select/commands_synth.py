@@ -144,10 +144,10 @@ def calibrate(
     out: Annotated[Path | None, typer.Option(help="parameter file to write")] = None,
 ) -> None:
     """Fit the generator's effects to every outcome target (trace logged)."""
+    from data.synthetic.calibration import calibrate as run_calibration
+    from data.synthetic.calibration import write_calibration
     from data.synthetic.params import PARAMS_PATH, load_parameters
     from data.synthetic.targets import TARGETS_PATH, load_targets
-    from training.calibration import calibrate as run_calibration
-    from training.calibration import write_calibration
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     out = PARAMS_PATH if out is None else out

@@ -13,9 +13,9 @@ from rich.console import Console
 from rich.table import Table
 
 from il2select.progress import row_progress
-from model.exceptions import ContractError
-from model.pathway import PATHWAYS
-from model.worklist import build_worklist
+from model.contract.errors import ContractError
+from model.rules.pathway import PATHWAYS
+from model.rules.worklist import build_worklist
 from serving.tables import TableWriter, count_rows, prefetch, read_chunks
 from serving.triage import triage_frame
 

@@ -1,41 +1,88 @@
-"""Typed settings (env prefix ``IL2SELECT_``), read in entry points via ``get_settings()``,
-never at import."""
+"""The product's one settings object (env prefix ``IL2SELECT_``), read by the CLI, training
+and the service alike through ``get_settings()`` in their entry points, never at import.
+
+Everything a deployment moves lives under one project folder (``IL2SELECT_PROJECT_DIR``,
+default the working directory): the embedded MLflow store and its artifacts, the tokens
+and the audit log. The standard ``MLFLOW_TRACKING_URI`` wins over the embedded store.
+"""
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MAX_BODY_BYTES = 16 * 1024 * 1024
+MAX_PATIENTS = 10_000
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="IL2SELECT_")
+    """Where the registry, the tokens and the audit log live, and the service's limits."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="IL2SELECT_", extra="ignore", populate_by_name=True
+    )
 
     project_dir: Path = Field(
-        default_factory=Path.cwd, description="where the embedded MLflow store and artifacts live"
+        default_factory=Path.cwd,
+        description="the project folder: embedded MLflow store, artifacts, tokens, audit log",
+    )
+    mlflow_tracking_uri: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("MLFLOW_TRACKING_URI"),
+        description="MLflow's own variable; unset or empty: SQLite in the project folder",
     )
     model_name: str = "il2select"
     champion_alias: str = "champion"
     challenger_alias: str = "challenger"
-    experiment: str = "il2select"
-    # recommendation policy thresholds (model.policy.PolicyConfig)
-    min_durable_gain: float = 0.0
-    max_p_toxicity: float = 0.25
+    tokens: str = Field(
+        default="", description="hashed bearer tokens, comma-separated, each 'token_id:sha256hex'"
+    )
+    tokens_file: Path | None = Field(
+        default=None,
+        description="file of hashed tokens, one 'token_id:sha256hex' a line "
+        "(default .il2select/tokens in the project folder)",
+    )
+    audit_db: Path | None = Field(
+        default=None, description="the audit log (default .il2select/audit.db in the project)"
+    )
+    audit_synchronous: Literal["FULL", "NORMAL"] = Field(
+        default="FULL",
+        description="FULL: fsync at every commit (survives a power cut); NORMAL in WAL mode: a "
+        "commit survives kill -9 of the server but not an OS crash",
+    )
+    max_body_bytes: int = MAX_BODY_BYTES
+    max_patients: int = MAX_PATIENTS
+
+    @field_validator("project_dir")
+    @classmethod
+    def _absolute(cls, folder: Path) -> Path:
+        return folder.expanduser().resolve()
 
     @property
     def tracking_uri(self) -> str:
         """The standard ``MLFLOW_TRACKING_URI`` wins; else SQLite in the project folder."""
-        return (
-            os.environ.get("MLFLOW_TRACKING_URI")
-            or f"sqlite:///{(self.project_dir / 'mlflow.db').resolve()}"
-        )
+        return self.mlflow_tracking_uri or f"sqlite:///{self.project_dir / 'mlflow.db'}"
 
     @property
     def artifact_root(self) -> str:
-        return (self.project_dir / "mlartifacts").resolve().as_uri()
+        """Where a new experiment of the embedded store keeps its artifacts."""
+        return (self.project_dir / "mlartifacts").as_uri()
+
+    @property
+    def state_dir(self) -> Path:
+        return self.project_dir / ".il2select"
+
+    @property
+    def tokens_path(self) -> Path:
+        return self.tokens_file or self.state_dir / "tokens"
+
+    @property
+    def audit_path(self) -> Path:
+        return self.audit_db or self.state_dir / "audit.db"
 
     @property
     def champion_uri(self) -> str:

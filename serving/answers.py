@@ -11,9 +11,9 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from model.answer import Provenance, SurvivalCurves
-from model.contract import validate_table
-from model.rules import DERIVED_COLUMNS
+from model.contract.tables import validate_table
+from model.recommend.answer import Provenance, SurvivalCurves
+from model.rules.derive import DERIVED_COLUMNS
 from serving.schemas import FieldError, TriageRow
 from serving.triage import triage_frame
 

@@ -8,9 +8,9 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from model.settings import get_settings
 from serving.auth import TokenStore, load_tokens
 from serving.problems import RequestProblem, check_patient, check_patient_list, too_large
-from serving.settings import get_settings
 
 PUBLIC_PATHS = frozenset({"/", "/livez", "/readyz", "/healthz", "/favicon.ico"})
 PUBLIC_PREFIXES = ("/static/",)
@@ -35,7 +35,7 @@ class GuardMiddleware:
         settings = get_settings()
         self.app = app
         self.tokens = (
-            tokens if tokens is not None else load_tokens(settings.tokens, settings.tokens_file)
+            tokens if tokens is not None else load_tokens(settings.tokens, settings.tokens_path)
         )
         self.max_body_bytes = settings.max_body_bytes
         self.max_patients = settings.max_patients

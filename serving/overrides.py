@@ -1,15 +1,38 @@
 """Where the service overrides BentoML internals, and why. Each is small, measured, and
-covered by a test; re-check them on a BentoML upgrade."""
+covered by a test. They are written for BentoML 1.4 (``pyproject.toml`` caps it below 1.5):
+``install_bentoml_overrides`` refuses another minor version rather than patch blind, and
+is called by the service's start-up, never at import; re-check them on a BentoML upgrade."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
+import bentoml
 from bentoml._internal.server.http.traffic import TimeoutMiddleware
 from starlette.responses import JSONResponse
 
 from serving.guard import PARSED_BODY
+
+WRITTEN_FOR = "1.4."  # the BentoML minor version these overrides were written and tested on
+_INSTALLED = "_il2select_checked_body"
+
+
+def install_bentoml_overrides(service, methods: tuple[str, ...]) -> None:
+    """Install both overrides (idempotent: a second call changes nothing).
+
+    Raises
+    ------
+    RuntimeError
+        on a BentoML version the overrides were not written for.
+    """
+    if not bentoml.__version__.startswith(WRITTEN_FOR):
+        raise RuntimeError(
+            f"serving/overrides.py patches BentoML {WRITTEN_FOR}x internals; this is "
+            f"BentoML {bentoml.__version__}: re-check the overrides before raising the cap"
+        )
+    take_checked_bodies(service, methods)
+    cancel_finished_timeouts()
 
 
 def take_checked_bodies(service, methods: tuple[str, ...]) -> None:
@@ -20,6 +43,8 @@ def take_checked_bodies(service, methods: tuple[str, ...]) -> None:
     it where the guard did not run."""
     for name in methods:
         spec = service.apis[name].input_spec
+        if getattr(spec, _INSTALLED, False):
+            continue
         parse = spec.from_http_request
 
         async def from_http_request(cls, request, serde, parse=parse):
@@ -27,6 +52,7 @@ def take_checked_bodies(service, methods: tuple[str, ...]) -> None:
             return checked if checked is not None else await parse(request, serde)
 
         spec.from_http_request = classmethod(from_http_request)
+        setattr(spec, _INSTALLED, True)
 
 
 async def _call_with_timeout(self, scope, receive, send) -> None:

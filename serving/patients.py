@@ -7,8 +7,8 @@ import math
 
 import pandas as pd
 
-from model.columns import COLUMNS
-from model.contract import validate_table
+from model.contract.columns import COLUMNS
+from model.contract.tables import validate_table
 
 
 def patients_from_table(raw: pd.DataFrame) -> list[dict]:

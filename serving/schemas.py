@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from model.answer import SCOPE, PatientAnswer, Provenance
-from model.patient import Patient, patient_example
-from serving.settings import MAX_PATIENTS
+from model.contract.patient import Patient, patient_example
+from model.recommend.answer import SCOPE, PatientAnswer, Provenance
+from model.settings import MAX_PATIENTS
 
 PATIENT_ROWS_DESCRIPTION = (
     f"Patients as in the data contract (at most {MAX_PATIENTS:,} per request); each row is "

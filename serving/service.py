@@ -11,15 +11,16 @@ import bentoml
 from prometheus_client import Histogram
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from model.answer import PatientAnswer, SurvivalCurves
-from model.exceptions import ContractError
+from model.contract.errors import ContractError
+from model.recommend.answer import PatientAnswer, SurvivalCurves
+from model.settings import get_settings
 from serving.audit import AuditLog, make_record
 from serving.auth import TokenConfigError, load_tokens
 from serving.batching import MicroBatcher
 from serving.gctune import freeze_permanent_objects, watch_gc_pauses
 from serving.guard import GuardMiddleware
 from serving.logs import redact_request_values
-from serving.overrides import cancel_finished_timeouts, take_checked_bodies
+from serving.overrides import install_bentoml_overrides
 from serving.schemas import (
     FieldError,
     ModelInfo,
@@ -29,7 +30,6 @@ from serving.schemas import (
     Problem,
     TriageRow,
 )
-from serving.settings import get_settings
 from serving.web import create_web_app
 
 JSON = "application/json"
@@ -40,6 +40,7 @@ RECOMMEND_BATCH_SIZE = Histogram(
     buckets=(1, 2, 4, 8, 16, 32),
 )
 WARM_UP_S = 5.0
+CHECKED_BODY_METHODS = ("recommend", "survival", "predict", "triage")
 
 
 @bentoml.service(
@@ -57,7 +58,7 @@ class IL2Select:
 
     def __init__(self) -> None:
         settings = get_settings()
-        if not load_tokens(settings.tokens, settings.tokens_file):
+        if not load_tokens(settings.tokens, settings.tokens_path):
             raise TokenConfigError(
                 "no bearer tokens configured (IL2SELECT_TOKENS or IL2SELECT_TOKENS_FILE): "
                 "the service does not run open; `il2select serve` creates one on loopback"
@@ -71,10 +72,9 @@ class IL2Select:
         use_single_threaded_blas()  # see model/runtime.py: BLAS threads slow small products
         self.answers = answers
         redact_request_values()
-        self.champion = load_champion(
-            settings.tracking_uri, settings.model_name, settings.model_alias
-        )
-        self.audit = AuditLog(settings.audit_db, settings.audit_synchronous).start()
+        install_bentoml_overrides(IL2Select, CHECKED_BODY_METHODS)
+        self.champion = load_champion(settings)
+        self.audit = AuditLog(settings.audit_path, settings.audit_synchronous).start()
         self.recommendations = MicroBatcher(
             self._recommend_batch, observe=RECOMMEND_BATCH_SIZE.observe
         )
@@ -176,7 +176,5 @@ def _unprocessable(ctx: bentoml.Context, exc: ContractError) -> Response:
     return JSONResponse(problem.model_dump(mode="json"), status_code=422)
 
 
-take_checked_bodies(IL2Select, ("recommend", "survival", "predict", "triage"))
-cancel_finished_timeouts()
 IL2Select.add_asgi_middleware(GuardMiddleware)
 IL2Select.mount_asgi_app(create_web_app(), path="/")

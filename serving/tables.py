@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from model.exceptions import ContractError
+from model.contract.errors import ContractError
 
 CHUNK_ROWS = 250_000
 FORMATS = (".csv", ".parquet")

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from model.contract import TableReport, validate_table
-from model.rules import derive_columns
+from model.contract.tables import TableReport, validate_table
+from model.rules.derive import derive_columns
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import pandas as pd
 
 from data.synthetic.cohort import simulate_cohort
-from model.columns import FEATURE_COLUMNS, OBSERVED_OUTCOME_COLUMNS
-from model.contract import validate_table
-from model.exceptions import ContractError
+from model.contract.columns import FEATURE_COLUMNS, OBSERVED_OUTCOME_COLUMNS
+from model.contract.errors import ContractError
+from model.contract.tables import validate_table
 
 OUTCOME_NAMES = tuple(spec.name for spec in OBSERVED_OUTCOME_COLUMNS)
 

@@ -3,24 +3,24 @@ reliability plots, the policy value of five policies, and a threshold sweep."""
 
 from __future__ import annotations
 
+import json
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")  # files only: no display on these machines
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from data.synthetic.cohort import simulate_cohort  # noqa: E402
-from model.columns import FEATURE_COLUMNS  # noqa: E402
-from model.contract import validate_table  # noqa: E402
-from model.recommender import Recommender  # noqa: E402
-from model.respond import policy_inputs  # noqa: E402
-from model.rules import derive  # noqa: E402
-from training.metrics import CLASSIFIERS, classifier_metrics, survival_metrics  # noqa: E402
-from training.policy_value import (  # noqa: E402
+from data.synthetic.cohort import simulate_cohort
+from data.synthetic.report import target_table
+from data.synthetic.targets import load_targets
+from model.contract.columns import FEATURE_COLUMNS
+from model.contract.tables import validate_table
+from model.recommend.assessment import policy_inputs
+from model.recommend.recommender import Recommender
+from model.rules.derive import derive
+from training.metrics import CLASSIFIERS, classifier_metrics, survival_metrics
+from training.policy_value import (
     POLICIES,
     assignments,
     outcomes_under,
@@ -81,8 +81,39 @@ def evaluate(recommender: Recommender, hold: pd.DataFrame, seed: int = 0) -> Eva
     return Evaluation(metrics, policies, sweep(hold, inputs, recommender.policy, SWEEP_GRID), pred)
 
 
+def log_evaluation(evaluation: Evaluation, hold: pd.DataFrame) -> None:
+    """The evaluation's figures and tables as artifacts of the active run (``evaluation/``)."""
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as folder:
+        for path in write_tables(evaluation, hold, Path(folder)).values():
+            mlflow.log_artifact(str(path), "evaluation")
+    mlflow.log_text(
+        json.dumps(evaluation.metrics, indent=1, default=float), "evaluation/metrics.json"
+    )
+
+
+def write_tables(evaluation: Evaluation, hold: pd.DataFrame, folder: Path) -> dict[str, Path]:
+    """Figures, the policy values, the threshold sweep and the hold-out's target table."""
+    paths = write_figures(evaluation, hold, folder)
+    paths |= {
+        "policy_value": folder / "policy_value.csv",
+        "threshold_sweep": folder / "threshold_sweep.csv",
+        "synthetic_targets": folder / "synthetic_targets.csv",
+    }
+    evaluation.policies.to_csv(paths["policy_value"])
+    evaluation.sweep.to_csv(paths["threshold_sweep"], index=False)
+    target_table(hold, load_targets()).to_csv(paths["synthetic_targets"], index=False)
+    return paths
+
+
 def write_figures(evaluation: Evaluation, hold: pd.DataFrame, folder: Path) -> dict[str, Path]:
     """Reliability plots (against outcomes and against the truth) and the threshold sweep."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display on these machines
+    import matplotlib.pyplot as plt
+
     folder.mkdir(parents=True, exist_ok=True)
     paths = {"reliability": folder / "reliability.png", "sweep": folder / "threshold_sweep.png"}
     fig, axes = plt.subplots(2, 4, figsize=(17, 8))

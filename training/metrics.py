@@ -7,7 +7,8 @@ import pandas as pd
 from lifelines.utils import concordance_index
 from sklearn.metrics import roc_auc_score
 
-from model.logistic import fit_logistic
+from model.contract.columns import DURABLE_MONTHS
+from model.estimators.logistic import fit_logistic
 
 N_BINS = 10
 
@@ -29,11 +30,11 @@ CLASSIFIERS = {
     ),
     "il2_p_durable_cr": (
         "il2_true_p_durable_cr",
-        lambda h: (h["il2_best_response"] == "CR") & (h["il2_pfs_months"] > 60),
+        lambda h: (h["il2_best_response"] == "CR") & (h["il2_pfs_months"] > DURABLE_MONTHS),
     ),
     "tki_p_durable_cr": (
         "tki_true_p_durable_cr",
-        lambda h: (h["tki_best_response"] == "CR") & (h["tki_pfs_months"] > 60),
+        lambda h: (h["tki_best_response"] == "CR") & (h["tki_pfs_months"] > DURABLE_MONTHS),
     ),
     "il2_p_cure": (
         "il2_true_p_cure",

@@ -12,9 +12,10 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from model.policy import PolicyConfig, PolicyInputs, choose
+from model.contract.columns import DURABLE_MONTHS, SURVIVAL_HORIZONS_MONTHS
+from model.recommend.policy import PolicyConfig, PolicyInputs, choose
 
-HORIZON_MONTHS = 60.0
+RMST_MONTHS = float(SURVIVAL_HORIZONS_MONTHS[-1])  # restricted mean survival to 60 months
 POLICIES = ("recommender", "tki_for_all", "il2_for_all_eligible", "manchester", "oracle")
 
 
@@ -26,10 +27,10 @@ def outcomes_under(hold: pd.DataFrame, il2: np.ndarray) -> dict[str, np.ndarray]
             il2, hold[f"il2_{column_suffix}"].to_numpy(), hold[f"tki_{column_suffix}"].to_numpy()
         )
 
-    durable = (pick("best_response") == "CR") & (pick("pfs_months").astype(float) > HORIZON_MONTHS)
+    durable = (pick("best_response") == "CR") & (pick("pfs_months").astype(float) > DURABLE_MONTHS)
     return {
         "durable_cr": durable.astype(float),
-        "rmst60": np.minimum(pick("os_months").astype(float), HORIZON_MONTHS),
+        "rmst60": np.minimum(pick("os_months").astype(float), RMST_MONTHS),
         "cardiac_event": (il2 & hold["il2_severe_cardiac_toxicity"].to_numpy(dtype=bool)).astype(
             float
         ),

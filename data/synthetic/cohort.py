@@ -12,11 +12,11 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pandas as pd
 
-from data.synthetic.features import simulate_features
 from data.synthetic.observed import observed_view
 from data.synthetic.outcomes import N_UNIFORMS, simulate_outcomes
 from data.synthetic.params import Parameters, load_parameters
-from model.rules import derive_columns
+from data.synthetic.patient_features import simulate_features
+from model.rules.derive import derive_columns
 
 BLOCK_SIZE = 50_000
 

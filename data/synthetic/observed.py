@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from data.synthetic.params import Parameters
-from model.columns import FEATURE_COLUMNS
+from model.contract.columns import FEATURE_COLUMNS
 
 OBSERVED_OUTCOMES = ("best_response", "pfs_months", "pfs_event", "os_months", "os_event")
 TREATMENTS = ("il2", "tki")

@@ -1,7 +1,7 @@
 """The outcome model: from a patient's covariate pattern to each strategy's mixture.
 
 Outcomes depend on the features only through a few discrete covariates, taken from the
-derived columns of ``model.rules`` (never a second copy of a clinical rule), so a cohort
+derived columns of ``model.rules.derive`` (never a second copy of a clinical rule), so a cohort
 collapses to a few thousand covariate patterns: the truth is computed once per pattern.
 
 IL-2 response: logit p = intercept + the named effects below; among responders
@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from data.synthetic.mixture_survival import Mixture
 from data.synthetic.params import Parameters
-from data.synthetic.survival import Mixture
 
 STRATEGIES = ("il2", "tki", "ifn")
 COVARIATES = (

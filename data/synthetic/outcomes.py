@@ -10,6 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from data.synthetic.mixture_survival import (
+    BEST_RESPONSE_OF_SUBCLASS,
+    Mixture,
+    pattern_medians,
+    subclass_survival,
+    survival,
+)
 from data.synthetic.outcome_model import (
     STRATEGIES,
     cardiac_toxicity_probability,
@@ -18,16 +25,8 @@ from data.synthetic.outcome_model import (
     strategy_mixtures,
 )
 from data.synthetic.params import Parameters
-from data.synthetic.survival import (
-    BEST_RESPONSE_OF_SUBCLASS,
-    Mixture,
-    pattern_medians,
-    subclass_survival,
-    survival,
-)
+from model.contract.columns import DURABLE_MONTHS, SURVIVAL_HORIZONS_MONTHS
 
-HORIZONS_MONTHS = (12, 24, 36, 60)
-DURABLE_MONTHS = 60.0
 # uniforms per patient: 3 per strategy (class, progression, post-progression), then
 # background death, follow-up and cardiac toxicity.
 N_UNIFORMS = 3 * len(STRATEGIES) + 3
@@ -80,7 +79,9 @@ def outcome_column_order() -> list[str]:
         if a == "il2":
             names += ["il2_true_p_severe_cardiac_toxicity", "il2_true_p_cure"]
         names += [f"{a}_true_median_pfs_months", f"{a}_true_median_os_months"]
-        names += [f"{a}_true_{e}_at_{m}_months" for e in ("pfs", "os") for m in HORIZONS_MONTHS]
+        names += [
+            f"{a}_true_{e}_at_{m}_months" for e in ("pfs", "os") for m in SURVIVAL_HORIZONS_MONTHS
+        ]
     return names
 
 
@@ -117,14 +118,15 @@ def _truth(name: str, mix: Mixture, inverse: np.ndarray) -> dict[str, np.ndarray
         # a complete remission without progression (or death) at 60 months: what the
         # policy value counts as a durable complete remission
         f"{name}_true_p_durable_cr": (
-            mix.probs[:, :2] * subclass_survival(mix, np.array([DURABLE_MONTHS]), "pfs")[:, :2, 0]
+            mix.probs[:, :2]
+            * subclass_survival(mix, np.array([float(DURABLE_MONTHS)]), "pfs")[:, :2, 0]
         ).sum(axis=1)[inverse],
     }
     if name == "il2":
         cols["il2_true_p_cure"] = mix.probs[:, 0][inverse]
     for endpoint in ("pfs", "os"):
         cols[f"{name}_true_median_{endpoint}_months"] = pattern_medians(mix, endpoint)[inverse]
-        at = survival(mix, np.array(HORIZONS_MONTHS, dtype=float), endpoint)
-        for j, months in enumerate(HORIZONS_MONTHS):
+        at = survival(mix, np.array(SURVIVAL_HORIZONS_MONTHS, dtype=float), endpoint)
+        for j, months in enumerate(SURVIVAL_HORIZONS_MONTHS):
             cols[f"{name}_true_{endpoint}_at_{months}_months"] = at[:, j][inverse]
     return cols

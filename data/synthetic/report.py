@@ -15,7 +15,7 @@ import pandas as pd
 from data.synthetic.cohort import derived_columns
 from data.synthetic.statistics import evaluate_targets, kaplan_meier
 from data.synthetic.targets import TargetSet
-from model.columns import FEATURE_COLUMNS
+from model.contract.columns import FEATURE_COLUMNS
 
 STRATEGY_LABELS = {"il2": "HD IL-2", "tki": "TKI", "ifn": "IFN-α"}
 # (file stem, title, population, curves: (label, query or None, time, event))

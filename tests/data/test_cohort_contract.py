@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from model.columns import BOOL_COLUMNS, FEATURE_COLUMNS
-from model.contract import validate_table
-from model.rules import derive_columns
+from model.contract.columns import BOOL_COLUMNS, FEATURE_COLUMNS
+from model.contract.tables import validate_table
+from model.rules.derive import derive_columns
 
 
 def test_contract_validation_has_no_errors(cohort_50k):

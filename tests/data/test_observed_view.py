@@ -10,7 +10,7 @@ import pytest
 
 from data.synthetic.cohort import simulate_cohort
 from data.synthetic.observed import OBSERVED_OUTCOMES
-from model.columns import FEATURE_COLUMNS
+from model.contract.columns import FEATURE_COLUMNS
 
 N = 20_000
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import yaml
 
+from data.synthetic.calibration import calibrate
+from data.synthetic.calibration_expected import expected_statistics, prepare_cohort
 from data.synthetic.cohort import simulate_case_mix, simulate_cohort
 from data.synthetic.statistics import target_statistic
 from data.synthetic.targets import TARGETS_PATH, load_targets
-from training.calibration import calibrate
-from training.calibration_expected import expected_statistics, prepare_cohort
 
 TARGET_ID = "tki_median_pfs"
 NEW_BAND = [13.5, 16.5]

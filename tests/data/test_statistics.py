@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from lifelines import KaplanMeierFitter
 
+from data.synthetic.calibration_expected import expected_statistics, prepare_cohort
 from data.synthetic.statistics import kaplan_meier
-from training.calibration_expected import expected_statistics, prepare_cohort
 
 
 def test_kaplan_meier_matches_lifelines():

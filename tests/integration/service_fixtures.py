@@ -40,15 +40,10 @@ def train_champion(folder: Path) -> str:
     from model.settings import Settings
     from training.train import train_and_register
 
-    saved = os.environ.pop("MLFLOW_TRACKING_URI", None)
-    try:
-        settings = Settings(project_dir=folder)
-        result = train_and_register(
-            settings, n=CHAMPION_TRAIN_N, seed=1, holdout_n=CHAMPION_HOLDOUT_N, log=lambda _: None
-        )
-    finally:
-        if saved is not None:
-            os.environ["MLFLOW_TRACKING_URI"] = saved
+    settings = Settings(project_dir=folder, mlflow_tracking_uri=None)  # the embedded store
+    result = train_and_register(
+        settings, n=CHAMPION_TRAIN_N, seed=1, holdout_n=CHAMPION_HOLDOUT_N, log=lambda _: None
+    )
     assert result.passed, result.reasons
     return settings.tracking_uri
 

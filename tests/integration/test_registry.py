@@ -24,7 +24,7 @@ SAMPLES = Path(__file__).resolve().parents[2] / "data" / "synthetic" / "samples"
 def store(tmp_path_factory):
     project = tmp_path_factory.mktemp("project")
     env = {"IL2SELECT_PROJECT_DIR": str(project), "MLFLOW_TRACKING_URI": ""}
-    settings = Settings(project_dir=project)
+    settings = Settings(project_dir=project, mlflow_tracking_uri=None)
     first = train_and_register(
         settings, n=6000, seed=1, holdout_n=10_000, holdout_seed=2, log=lambda _: None
     )
@@ -86,7 +86,7 @@ def test_champion_loads_in_a_fresh_process(store):
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["model.recommender", "3"]
+    assert done.stdout.split() == ["model.recommend.recommender", "3"]
 
 
 def test_shuffled_outcomes_are_registered_not_promoted(store):

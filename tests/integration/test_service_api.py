@@ -11,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pandas as pd
 import pytest
 
-from model.patient import patient_example
-from model.respond import REASON_SEPARATOR
-from model.rules import DERIVED_COLUMNS, RULES_VERSION
+from model.contract.patient import patient_example
+from model.recommend.prediction_table import REASON_SEPARATOR
+from model.rules.derive import DERIVED_COLUMNS, RULES_VERSION
 from serving.triage import triage_frame
 from tests.integration.service_fixtures import (  # noqa: F401  (fixtures)
     REPO,
@@ -34,9 +34,10 @@ def client(service):
 @pytest.fixture(scope="module")
 def champion(champion_tracking_uri):
     """The same registered pyfunc, loaded in the test process."""
+    from model.settings import Settings
     from serving.champion import load_champion
 
-    return load_champion(champion_tracking_uri, "il2select", "champion")
+    return load_champion(Settings(mlflow_tracking_uri=champion_tracking_uri))
 
 
 def assert_close(served, local, path="answer"):
@@ -317,8 +318,9 @@ def test_serving_the_champion_loads_neither_lifelines_nor_scikit_learn(champion_
     code = (
         "import sys\n"
         "from serving.champion import load_champion\n"
-        "from model.patient import patient_example\n"
-        f"champion = load_champion({champion_tracking_uri!r}, 'il2select', 'champion')\n"
+        "from model.settings import Settings\n"
+        "from model.contract.patient import patient_example\n"
+        f"champion = load_champion(Settings(mlflow_tracking_uri={champion_tracking_uri!r}))\n"
         "champion.recommender.recommend_one(patient_example())\n"
         "print(sorted(m for m in ('lifelines', 'sklearn', 'autograd') if m in sys.modules))\n"
     )

@@ -15,7 +15,7 @@ import time
 import httpx
 import pytest
 
-from model.patient import Patient, patient_example
+from model.contract.patient import Patient, patient_example
 from serving.audit import canonical_sha256
 from serving.auth import hash_token
 from tests.integration.service_fixtures import (  # noqa: F401  (fixtures)

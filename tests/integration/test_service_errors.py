@@ -14,9 +14,10 @@ from _bentoml_impl.serde import JSONSerde
 from bentoml._internal.server.http.traffic import TimeoutMiddleware
 from starlette.requests import Request
 
-from model.patient import patient_example
+from model.contract.patient import patient_example
 from serving.guard import PARSED_BODY
-from serving.service import IL2Select  # (installs serving/overrides.py)
+from serving.overrides import install_bentoml_overrides
+from serving.service import CHECKED_BODY_METHODS, IL2Select
 from tests.integration.service_fixtures import (  # noqa: F401  (fixtures)
     champion_tracking_uri,
     service,
@@ -29,6 +30,39 @@ ROUTES = ("/recommend", "/survival", "/predict", "/triage")
 def client(service):
     with service.client() as c:
         yield c
+
+
+@pytest.fixture
+def overrides():
+    """What the service's start-up installs (idempotent)."""
+    install_bentoml_overrides(IL2Select, CHECKED_BODY_METHODS)
+
+
+def test_importing_the_service_patches_nothing_until_it_starts():
+    """No import-time side effects: BentoML's internals are patched by the service's
+    start-up (``IL2Select.__init__``), not by importing the module."""
+    code = (
+        "from bentoml._internal.server.http.traffic import TimeoutMiddleware\n"
+        "original = TimeoutMiddleware.__call__\n"
+        "from serving.service import CHECKED_BODY_METHODS, IL2Select\n"
+        "from serving.overrides import install_bentoml_overrides\n"
+        "spec = IL2Select.apis['recommend'].input_spec.from_http_request\n"
+        "assert TimeoutMiddleware.__call__ is original, 'patched at import'\n"
+        "install_bentoml_overrides(IL2Select, CHECKED_BODY_METHODS)\n"
+        "assert TimeoutMiddleware.__call__ is not original, 'not patched by the call'\n"
+        "assert IL2Select.apis['recommend'].input_spec.from_http_request != spec\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_the_overrides_refuse_a_bentoml_they_were_not_written_for(monkeypatch):
+    import bentoml
+
+    monkeypatch.setattr(bentoml, "__version__", "1.5.0")
+    with pytest.raises(RuntimeError, match="re-check the overrides"):
+        install_bentoml_overrides(IL2Select, CHECKED_BODY_METHODS)
 
 
 @pytest.mark.parametrize(
@@ -185,7 +219,7 @@ def test_schemathesis_finds_no_server_error(service, tmp_path):
 
 
 @pytest.mark.parametrize("method", ["recommend", "survival", "predict", "triage"])
-def test_a_method_receives_the_body_the_guard_checked_without_parsing_it_again(method):
+def test_a_method_receives_the_body_the_guard_checked_without_parsing_it_again(method, overrides):
     """The guard parses and checks each body once; BentoML's own parsing of the same bytes
     is bypassed (``take_checked_bodies``), and still used where the guard did not run."""
     spec = IL2Select.apis[method].input_spec
@@ -203,7 +237,7 @@ def test_a_method_receives_the_body_the_guard_checked_without_parsing_it_again(m
         asyncio.run(spec.from_http_request(unchecked, JSONSerde()))
 
 
-def test_a_finished_request_leaves_no_timeout_timer_behind():
+def test_a_finished_request_leaves_no_timeout_timer_behind(overrides):
     """BentoML's TimeoutMiddleware kept every request's timer (and future) for the whole
     timeout; the override cancels it when the request is done, and still answers 504 when
     the handler is too slow."""

@@ -8,7 +8,7 @@ import sys
 import pandas as pd
 import pytest
 
-from model.rules import DERIVED_COLUMNS
+from model.rules.derive import DERIVED_COLUMNS
 from tests.conftest import SAMPLES
 
 CLINIC_LIST = SAMPLES / "clinic_list.csv"
@@ -55,7 +55,7 @@ def test_sample_clinic_list_triages_clean(tmp_path):
 
 
 def test_sample_list_covers_every_contraindication_and_caution(tmp_path):
-    from model.eligibility import CAUTIONS, CONTRAINDICATIONS
+    from model.rules.eligibility import CAUTIONS, CONTRAINDICATIONS
 
     out = tmp_path / "triaged.parquet"
     assert run("triage", "--in", str(CLINIC_LIST), "--out", str(out)).returncode == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from model.recommender import Recommender
+from model.recommend.recommender import Recommender
 from training.data import synthetic_training_data
 from training.evaluate import holdout_cohort
 

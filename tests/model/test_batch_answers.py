@@ -10,14 +10,19 @@ import pytest
 from scipy.special import expit
 
 from data.synthetic.cohort import simulate_case_mix
-from model.answer import PatientAnswer
-from model.columns import FEATURE_COLUMNS, UNKNOWABLE_COLUMNS
-from model.contract import validate_table
-from model.engine import group_probabilities, point_draws, point_outlook, prepare_strategy
-from model.features import design_matrix
-from model.imputation import NUMERIC
-from model.pooling import PooledDesign
-from model.predictions import imputed_design
+from model.contract.columns import FEATURE_COLUMNS, UNKNOWABLE_COLUMNS
+from model.contract.tables import validate_table
+from model.estimators.design import design_matrix
+from model.estimators.imputation import NUMERIC
+from model.estimators.pooling import PooledDesign
+from model.estimators.predictions import patient_design
+from model.estimators.strategy_predictions import (
+    group_probabilities,
+    point_draws,
+    point_outlook,
+    prepare_strategy,
+)
+from model.recommend.answer import PatientAnswer
 
 N = 300
 TOLERANCE = 1e-9
@@ -88,17 +93,18 @@ def test_pooling_distinct_rows_gives_the_mean_over_imputations(recommender, type
     unknown = typed[list(UNKNOWABLE_COLUMNS)].isna().any(axis=1).to_numpy()
     rows = np.flatnonzero(unknown)
     values = {k: typed[k].to_numpy() for k in typed.columns}
-    design = imputed_design(values, rows, recommender.imputer)  # (K, n, p)
+    design = patient_design(recommender.estimators, values, rows, imputed=True)  # (K, n, p)
     pooled = PooledDesign.of(design)
     assert len(pooled.design) < design.shape[0] * design.shape[1] / 3  # the saving is real
-    model, draws = recommender.strategies["il2"], point_draws(recommender.draws["il2"])
+    estimators = recommender.estimators
+    model, draws = estimators.models["il2"], point_draws(estimators.draws["il2"])
     every = group_probabilities(model, draws, design)["CR"].mean(axis=0)
     distinct = pooled.pool(group_probabilities(model, draws, pooled.design)["CR"][0])
     np.testing.assert_allclose(distinct, every, rtol=0, atol=1e-12)
 
 
 def test_donors_are_the_nearest_whatever_else_is_in_the_batch(recommender, typed):
-    imputer = recommender.imputer
+    imputer = recommender.estimators.imputer
     values = {k: typed[k].to_numpy() for k in typed.columns}
     complete = ~typed[list(UNKNOWABLE_COLUMNS)].isna().any(axis=1).to_numpy()
     rows = np.flatnonzero(complete)[:60]
@@ -129,7 +135,7 @@ def test_medians_match_a_brute_force_search_to_a_hundredth_of_a_month(recommende
     design = design_matrix({k: v[complete] for k, v in values.items()}, complete.size)
     months = np.arange(0.0, 240.0, 0.002)
     for name in ("il2", "tki"):
-        model, draws = recommender.strategies[name], recommender.draws[name]
+        model, draws = recommender.estimators.models[name], recommender.estimators.draws[name]
         _, medians = point_outlook(model, draws, PooledDesign.of(design))
         prepared = prepare_strategy(model, point_draws(draws), design)
         for endpoint in ("pfs", "os"):
@@ -147,16 +153,16 @@ def test_medians_match_a_brute_force_search_to_a_hundredth_of_a_month(recommende
 def test_a_parameter_on_the_intercept_alone_is_shared_exactly(recommender, typed):
     """``Component.prepare`` computes a parameter on the intercept alone once per draw:
     the same bits as the full product, because the intercept column is all ones."""
-    from model.features import FEATURE_NAMES
-    from model.survival import INTERCEPT_COLUMN
+    from model.estimators.design import FEATURE_NAMES
+    from model.estimators.survival import INTERCEPT_COLUMN
 
     assert FEATURE_NAMES[INTERCEPT_COLUMN] == "intercept"
     values = {k: typed[k].to_numpy() for k in typed.columns}
     unknown = typed[list(UNKNOWABLE_COLUMNS)].isna().any(axis=1).to_numpy()
     design = design_matrix({k: v[~unknown] for k, v in values.items()}, int((~unknown).sum()))
     assert np.all(design[:, INTERCEPT_COLUMN] == 1.0)
-    component = recommender.strategies["il2"].pfs["CR"]
-    theta = recommender.draws["il2"].pfs["CR"]
+    component = recommender.estimators.models["il2"].pfs["CR"]
+    theta = recommender.estimators.draws["il2"].pfs["CR"]
     shared = component._linear(design, theta, shared=True)
     full = component._linear(design, theta)
     assert any(v.shape[1] == 1 for v in shared.values())  # the shortcut is taken

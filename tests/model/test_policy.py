@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from data.synthetic.cohort import simulate_case_mix
-from model.columns import FEATURE_COLUMNS
-from model.contract import validate_table
-from model.policy import PolicyConfig, PolicyInputs, choose, decide
-from model.respond import assess
+from model.contract.columns import FEATURE_COLUMNS
+from model.contract.tables import validate_table
+from model.recommend.assessment import assess
+from model.recommend.policy import PolicyConfig, PolicyInputs, choose, decide
 
 N = 10_000
 FLAGS = (
@@ -81,7 +81,7 @@ def test_vectorised_and_explained_decisions_agree():
 
 def test_quick_decisions_equal_full_assessments(recommender):
     """'What would change the answer' uses the cheap path: it must decide the same."""
-    from model.respond import decide_quickly
+    from model.recommend.assessment import decide_quickly
     from tests.conftest import SAMPLES
 
     raw = pd.read_csv(SAMPLES / "clinic_list.csv", dtype=str, keep_default_na=False)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.columns import FEATURE_COLUMNS
-from model.contract import validate_table
-from model.recommender import Recommender
+from model.contract.columns import FEATURE_COLUMNS
+from model.contract.tables import validate_table
+from model.recommend.recommender import Recommender
 from training.data import synthetic_training_data
 from training.evaluate import evaluate
 from training.metrics import CLASSIFIERS, SURVIVAL, classifier_metrics

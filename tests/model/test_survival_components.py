@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from lifelines import CoxPHFitter, WeibullAFTFitter
 
-from model.survival_fit import MixtureCureFitter, fit_component
+from model.estimators.survival_fitting import MixtureCureFitter, fit_component
 
 NAMES = ("intercept", "a", "b")
 MONTHS = np.array([3.0, 12.0, 36.0, 60.0])

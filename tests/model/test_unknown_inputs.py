@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from model.patient import Patient, patient_example
+from model.contract.patient import Patient, patient_example
 
 
 def _cr(recommender, **changes):

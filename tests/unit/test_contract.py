@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from model.columns import COLUMNS, FEATURE_COLUMNS, UNKNOWABLE_COLUMNS
-from model.contract import validate_table
-from model.exceptions import MissingColumnError
-from model.patient import Patient, patient_example
+from model.contract.columns import COLUMNS, FEATURE_COLUMNS, UNKNOWABLE_COLUMNS
+from model.contract.errors import MissingColumnError
+from model.contract.patient import Patient, patient_example
+from model.contract.tables import validate_table
 
 
 def _table(n: int = 3, **overrides) -> pd.DataFrame:

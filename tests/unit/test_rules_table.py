@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from model.rules import DERIVED_COLUMNS
+from model.rules.derive import DERIVED_COLUMNS
 from serving.triage import triage_frame
 
 CASES_FILE = Path(__file__).with_name("rule_cases.yaml")

@@ -1,0 +1,149 @@
+"""Survival components evaluated with numpy (``survival_fitting`` fits them with lifelines).
+
+A component is the time-to-event distribution of one group of patients (say, IL-2
+complete responders) given their covariates:
+
+- ``weibull``: lifelines' Weibull AFT, S(t) = exp(-(t / lambda)^rho), log lambda = x b;
+- ``cure_weibull``: a covariate mixture-cure model (``MixtureCureFitter``, a custom lifelines
+  regression fitter), S(t) = c + (1 - c) exp(-(t / lambda)^rho), logit c = x g: the
+  curve flattens at the cure fraction c (BRIEF: IL-2 complete responders).
+
+Prediction reads the fitted parameters into numpy, so one patient costs microseconds,
+parameter draws (for intervals) are matrix products, and a process that only predicts (the
+service) never loads lifelines (about 55 MiB).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import expit
+
+from model.estimators.linear import linear_predictor
+
+PARAMETERS = {
+    "weibull": ("lambda_", "rho_"),
+    "cure_weibull": ("cure_", "lambda_", "rho_"),
+    "cox": ("beta_",),
+}
+INTERCEPT_COLUMN = 0  # design.FEATURE_NAMES[0]: the design's column of ones
+# the Cox baseline cumulative hazard is kept on this grid (fine where curves are read)
+BASELINE_MONTHS = np.concatenate([np.arange(0.0, 120.0, 0.1), np.arange(120.0, 1201.0, 1.0)])
+
+
+@dataclass(frozen=True)
+class PreparedCurve:
+    """One component's S(t) for fixed patients and draws, as a function of months: the
+    Cox baseline and relative risk, or the Weibull shape, log scale and cure fraction,
+    each (D, n, 1), or (D, 1, 1) for a parameter on the intercept alone (the same for every
+    patient; it broadcasts)."""
+
+    baseline: np.ndarray | None
+    risk: np.ndarray | None = None
+    rho: np.ndarray | None = None
+    log_scale: np.ndarray | None = None
+    cure: np.ndarray | None = None
+
+    def cure_fraction(self) -> np.ndarray:
+        """The cure fraction (D, n); zero for a model without one (then (D, 1) when the
+        shape is on the intercept alone: it broadcasts)."""
+        if self.cure is not None:
+            return self.cure[..., 0]
+        return np.zeros((self.risk if self.risk is not None else self.rho).shape[:-1])
+
+    def at(self, months: np.ndarray) -> np.ndarray:
+        """S(t), (D, n, T), at ``months`` (T,) or per patient (n, T)."""
+        months = np.asarray(months, dtype=float)
+        # every step in place: one (D, n, T) array, not one per operation
+        if self.risk is not None:
+            out = np.multiply(np.interp(months, BASELINE_MONTHS, self.baseline), self.risk)
+            np.negative(out, out=out)
+            return np.exp(out, out=out)
+        # (t / lambda)^rho as exp(rho (log t - log lambda)): no power, no division;
+        # log 0 = -inf (S(0) = 1) without evaluating it
+        log_t = np.log(months, out=np.full(months.shape, -np.inf), where=months > 0)
+        out = np.subtract(log_t, self.log_scale)
+        np.multiply(out, self.rho, out=out)
+        np.exp(out, out=out)
+        np.negative(out, out=out)
+        np.exp(out, out=out)
+        if self.cure is None:
+            return out
+        # the uncured curve may be shared by every patient (D, 1, T): the cure fraction is not
+        in_place = out.shape == np.broadcast_shapes(out.shape, self.cure.shape)
+        out = np.multiply(out, 1 - self.cure, out=out if in_place else None)
+        return np.add(out, self.cure, out=out)
+
+
+@dataclass(frozen=True)
+class Component:
+    """A fitted survival distribution: parameter vector ``mean`` with covariance ``cov``;
+    ``columns[param]`` are the design-matrix columns each parameter's regression uses."""
+
+    kind: str
+    columns: dict[str, tuple[int, ...]]
+    mean: np.ndarray
+    cov: np.ndarray
+    n_rows: int
+    n_events: int
+    centre: np.ndarray | None = None  # cox: covariate means lifelines centred on
+    baseline: np.ndarray | None = None  # cox: cumulative hazard on BASELINE_MONTHS
+
+    def _split(self, theta: np.ndarray) -> dict[str, np.ndarray]:
+        out, start = {}, 0
+        for name in PARAMETERS[self.kind]:
+            width = len(self.columns[name])
+            out[name] = theta[..., start : start + width]
+            start += width
+        return out
+
+    def _linear(
+        self, design: np.ndarray, theta: np.ndarray, shared: bool = False
+    ) -> dict[str, np.ndarray]:
+        """Each parameter's linear predictor, (D, n), for draws ``theta`` (D, p). With
+        ``shared``, a parameter on the intercept alone is (D, 1): the same for every patient
+        (x . theta is theta exactly when x is the intercept's 1), so what is computed from
+        it is computed once per draw, not once per patient, and broadcasts."""
+        parts = self._split(np.atleast_2d(theta))
+        out = {}
+        for name, part in parts.items():
+            if shared and self.columns[name] == (INTERCEPT_COLUMN,):
+                out[name] = part.copy()  # a new array, as a product's: callers may write
+                continue
+            # the draws spread over the design's full width (zeros elsewhere): no copy of a
+            # (D, n, p) design's columns
+            full = np.zeros((part.shape[0], design.shape[-1]))
+            full[:, list(self.columns[name])] = part
+            out[name] = linear_predictor(full, design)
+        return out
+
+    def cure_fraction(self, design: np.ndarray, theta: np.ndarray | None = None) -> np.ndarray:
+        """Cure fraction (D, n); zero for a model without one."""
+        theta = np.atleast_2d(self.mean if theta is None else theta)
+        if self.kind != "cure_weibull":
+            return np.zeros((theta.shape[0], design.shape[-2]))
+        return expit(self._linear(design, theta)["cure_"])
+
+    def survival(
+        self, design: np.ndarray, months: np.ndarray, theta: np.ndarray | None = None
+    ) -> np.ndarray:
+        """S(t) at ``months``, (D, n, T), for draws ``theta`` (D, p)."""
+        return self.prepare(design, theta).at(months)
+
+    def prepare(self, design: np.ndarray, theta: np.ndarray | None = None) -> PreparedCurve:
+        """The draws' linear predictors for ``design``, computed once: ``at(months)`` then
+        evaluates S(t) at any months (a median search reads one curve several times)."""
+        theta = np.atleast_2d(self.mean if theta is None else theta)
+        lin = self._linear(design, theta, shared=True)
+        if self.kind == "cox":
+            offset = self.centre @ theta.T  # (D,): the centring, per draw
+            risk = np.subtract(lin["beta_"], offset[:, None], out=lin["beta_"])  # in place
+            return PreparedCurve(self.baseline, risk=np.exp(risk, out=risk)[..., None])
+        cure = expit(lin["cure_"])[..., None] if self.kind == "cure_weibull" else None
+        return PreparedCurve(
+            None, rho=np.exp(lin["rho_"])[..., None], log_scale=lin["lambda_"][..., None], cure=cure
+        )
+
+    def draw(self, n_draws: int, rng: np.random.Generator) -> np.ndarray:
+        return rng.multivariate_normal(self.mean, self.cov, size=n_draws, method="eigh")

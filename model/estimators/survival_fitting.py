@@ -1,0 +1,111 @@
+"""Fitting survival components with lifelines (``model.estimators.survival`` evaluates them):
+Weibull AFT, a covariate mixture-cure model (``MixtureCureFitter``), and Cox with a
+Breslow baseline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from autograd import numpy as anp
+from autograd.scipy.special import expit as aexpit
+from lifelines import CoxPHFitter, NelsonAalenFitter, WeibullAFTFitter
+from lifelines.fitters import ParametricRegressionFitter
+
+from model.estimators.survival import BASELINE_MONTHS, PARAMETERS, Component
+
+
+class MixtureCureFitter(ParametricRegressionFitter):
+    """Mixture-cure model with a Weibull latency:
+    S(t | x) = c(x) + (1 - c(x)) exp(-(t / lambda(x))^rho), logit c = x g, log lambda = x b."""
+
+    _fitted_parameter_names = ["cure_", "lambda_", "rho_"]
+
+    def _cumulative_hazard(self, params, T, Xs):
+        cure = aexpit(anp.dot(Xs["cure_"], params["cure_"]))
+        lam = anp.exp(anp.dot(Xs["lambda_"], params["lambda_"]))
+        rho = anp.exp(anp.dot(Xs["rho_"], params["rho_"]))
+        uncured = anp.exp(-((T / lam) ** rho))
+        return -anp.log(cure + (1 - cure) * uncured)
+
+
+def fit_component(
+    design: np.ndarray,
+    names: tuple[str, ...],
+    duration: np.ndarray,
+    event: np.ndarray,
+    covariates: tuple[str, ...],
+    kind: str = "weibull",
+    penalizer: float = 0.01,
+) -> Component:
+    """Fit one component on the rows given; ``covariates`` (names in ``names``) enter the
+    scale (and the cure fraction); rho is one number. Too few events: intercept only."""
+    event = np.asarray(event, dtype=bool)
+    covariates = _usable(design, names, covariates, event)
+    frame = pd.DataFrame(design[:, [names.index(c) for c in covariates]], columns=covariates)
+    frame["duration"] = np.maximum(np.asarray(duration, dtype=float), 1e-3)
+    frame["event"] = event
+    formula = " + ".join(covariates) if covariates else "1"
+    if kind == "cox":
+        return _fit_cox(frame, covariates, names, penalizer)
+    if kind == "weibull":
+        fitter = WeibullAFTFitter(penalizer=penalizer)
+        fitter.fit(frame, "duration", "event", formula=formula)
+        regress = {"lambda_": covariates, "rho_": ()}
+    else:
+        fitter = MixtureCureFitter(penalizer=penalizer)
+        fitter.fit(
+            frame, "duration", "event", regressors={"cure_": formula, "lambda_": "1", "rho_": "1"}
+        )
+        regress = {"cure_": covariates, "lambda_": (), "rho_": ()}
+    order = [(param, term) for param in PARAMETERS[kind] for term in ("Intercept", *regress[param])]
+    mean = fitter.params_.loc[order].to_numpy(dtype=float)
+    cov = fitter.variance_matrix_.loc[order, order].to_numpy(dtype=float)
+    intercept = names.index("intercept")
+    columns = {
+        param: (intercept, *(names.index(c) for c in regress[param])) for param in PARAMETERS[kind]
+    }
+    return Component(kind, columns, mean, (cov + cov.T) / 2, len(frame), int(event.sum()))
+
+
+def _fit_cox(
+    frame: pd.DataFrame, covariates: tuple[str, ...], names: tuple[str, ...], penalizer: float
+) -> Component:
+    """Cox proportional hazards with a Breslow baseline: any baseline shape (an early
+    assessment visit, a mixture of stable and progressing disease) without a parametric
+    form; only the covariate effects are drawn for intervals."""
+    if covariates:
+        fitter = CoxPHFitter(penalizer=penalizer).fit(
+            frame[[*covariates, "duration", "event"]], "duration", "event"
+        )
+        base = fitter.baseline_cumulative_hazard_.iloc[:, 0]
+        mean = fitter.params_.loc[list(covariates)].to_numpy(dtype=float)
+        cov = fitter.variance_matrix_.loc[list(covariates), list(covariates)].to_numpy(float)
+        centre = fitter._norm_mean.loc[list(covariates)].to_numpy(dtype=float)
+    else:  # no covariate can be carried: the Nelson-Aalen estimate alone
+        base = NelsonAalenFitter().fit(frame["duration"], frame["event"]).cumulative_hazard_
+        base = base.iloc[:, 0]
+        mean, cov, centre = np.zeros(1), np.zeros((1, 1)), np.zeros(1)
+    times = np.concatenate([[0.0], base.index.to_numpy(dtype=float)])
+    values = np.concatenate([[0.0], base.to_numpy(dtype=float)])
+    step = np.searchsorted(times, BASELINE_MONTHS, side="right") - 1
+    columns = {"beta_": tuple(names.index(c) for c in covariates) or (names.index("intercept"),)}
+    return Component(
+        "cox",
+        columns,
+        mean,
+        (cov + cov.T) / 2,
+        len(frame),
+        int(frame["event"].sum()),
+        centre,
+        values[step],
+    )
+
+
+def _usable(
+    design: np.ndarray, names: tuple[str, ...], covariates: tuple[str, ...], event: np.ndarray
+) -> tuple[str, ...]:
+    """Covariates that vary in this group, and none when events are too few to carry them
+    (about ten events per parameter)."""
+    if event.sum() < 10 * (len(covariates) + 2):
+        return ()
+    return tuple(c for c in covariates if design[:, names.index(c)].std() > 1e-9)

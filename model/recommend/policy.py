@@ -1,0 +1,102 @@
+"""The recommendation policy: IL-2 first, a TKI first, or temsirolimus / a trial.
+
+Rules decide before probabilities, in this order, and every answer says which decided:
+1. MSKCC poor risk -> ``temsirolimus_or_trial`` (Manchester pathway);
+2. a contraindication -> ``tki_first`` (contraindications always win); eligibility or
+   poor risk still unknown -> ``tki_first`` until the named inputs settle it;
+3. a TKI less than 8 weeks ago -> ``tki_first``: defer IL-2 until 8 weeks after the last
+   TKI dose;
+4. otherwise ``il2_first`` when IL-2 is predicted to add at least ``min_durable_gain`` to
+   the probability of a durable complete remission (CR with no progression at 60 months;
+   IL-2's cured patients are among them) over a TKI, and the predicted P(severe cardiac
+   toxicity) stays at or below ``max_p_toxicity``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from model.rules.worklist import washout_weeks_remaining
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """Thresholds of rule 4 (tuned on a synthetic hold-out by the threshold sweep)."""
+
+    min_durable_gain: float = 0.0
+    max_p_toxicity: float = 0.25
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PolicyInputs:
+    """Per patient (arrays of n): three-valued flags (1, 0, NaN) and point predictions."""
+
+    poor: np.ndarray
+    eligible: np.ndarray
+    contraindications: list[list[str]]
+    washout_short: np.ndarray
+    months_since_tki: np.ndarray
+    p_cure: np.ndarray
+    p_toxicity: np.ndarray
+    durable_gain: np.ndarray  # P(durable CR | IL-2) - P(durable CR | TKI)
+
+
+def choose(x: PolicyInputs, c: PolicyConfig) -> np.ndarray:
+    """The recommendation per patient, vectorised (the same rules as ``decide``)."""
+    settled = (x.eligible == 1.0) & (x.poor == 0.0) & (x.washout_short != 1.0)
+    il2 = settled & (x.p_toxicity <= c.max_p_toxicity) & (x.durable_gain >= c.min_durable_gain)
+    return np.where(
+        x.poor == 1.0, "temsirolimus_or_trial", np.where(il2, "il2_first", "tki_first")
+    ).astype(object)
+
+
+def decide(inputs: PolicyInputs, config: PolicyConfig) -> tuple[np.ndarray, list[str]]:
+    """Recommendation per patient and the reason that decided it."""
+    choice = choose(inputs, config)
+    reasons = [_decide_one(inputs, i, config)[1] for i in range(len(choice))]
+    return choice, reasons
+
+
+def _decide_one(x: PolicyInputs, i: int, c: PolicyConfig) -> tuple[str, str]:
+    if x.poor[i] == 1.0:
+        return "temsirolimus_or_trial", (
+            "MSKCC risk is poor: temsirolimus, a clinical trial "
+            "or symptomatic care (Manchester pathway)"
+        )
+    if x.eligible[i] == 0.0:
+        return "tki_first", (
+            "IL-2 is contraindicated ("
+            + ", ".join(x.contraindications[i])
+            + "): contraindications always win"
+        )
+    if np.isnan(x.eligible[i]) or np.isnan(x.poor[i]):
+        what = "IL-2 eligibility" if np.isnan(x.eligible[i]) else "whether MSKCC risk is poor"
+        return "tki_first", (
+            f"{what} is unknown: IL-2 is not recommended until the needed inputs settle it"
+        )
+    if x.washout_short[i] == 1.0:
+        weeks = washout_weeks_remaining(float(x.months_since_tki[i]))
+        return "tki_first", (
+            f"defer IL-2 until 8 weeks after the last TKI dose ({weeks:.1f} weeks to go)"
+        )
+    if x.p_toxicity[i] > c.max_p_toxicity:
+        return "tki_first", (
+            f"predicted P(severe cardiac toxicity) on IL-2 "
+            f"{x.p_toxicity[i]:.2f} is above {c.max_p_toxicity:.2f}"
+        )
+    gain = (
+        f"IL-2 adds {x.durable_gain[i]:+.3f} to the predicted probability of a durable "
+        f"complete remission (P(cure) on IL-2 {x.p_cure[i]:.3f})"
+    )
+    if x.durable_gain[i] >= c.min_durable_gain:
+        return "il2_first", (
+            f"{gain}, at least {c.min_durable_gain:.3f}, with P(severe "
+            f"cardiac toxicity) {x.p_toxicity[i]:.2f} at most "
+            f"{c.max_p_toxicity:.2f}"
+        )
+    return "tki_first", f"{gain}, less than {c.min_durable_gain:.3f}"

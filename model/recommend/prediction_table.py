@@ -1,0 +1,51 @@
+"""The flat table ``il2select predict`` writes (and the pyfunc returns): one row per
+patient, every quantity of both strategies with its interval, the recommendation and its
+reasons, under the data contract's prediction names (``il2_p_cure``, ``tki_os_at_60_months``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from model.contract.columns import SURVIVAL_HORIZONS_MONTHS
+from model.recommend.assessment import Assessment
+
+INTERVAL_QUANTITIES = ("p_response", "p_complete_response")
+SURVIVAL_KEYS = tuple(
+    f"{endpoint}_at_{month}_months"
+    for endpoint in ("pfs", "os")
+    for month in SURVIVAL_HORIZONS_MONTHS
+)
+REASON_SEPARATOR = " | "
+
+
+def prediction_frame(assessment: Assessment, patient_ids: np.ndarray | None) -> pd.DataFrame:
+    """The table ``il2select predict`` writes, one row per input row in order."""
+    pred = assessment.prediction
+    columns: dict[str, object] = {}
+    if patient_ids is not None:
+        columns["patient_id"] = patient_ids
+    for name in ("il2", "tki"):
+        quantities = [*INTERVAL_QUANTITIES, "p_durable_cr"]
+        if name == "il2":
+            quantities += ["p_severe_cardiac_toxicity", "p_cure"]
+        for q in [*quantities, *SURVIVAL_KEYS]:
+            key = f"{name}_{q}"
+            columns[key] = pred.point[key]
+            if key in pred.lo:
+                columns[f"{key}_lo"], columns[f"{key}_hi"] = pred.lo[key], pred.hi[key]
+        for endpoint in ("os", "pfs"):
+            key = f"{name}_median_{endpoint}_months"
+            columns[key] = pred.medians[key]
+    for q in ("p_response", "p_complete_response", "p_cure", "p_durable_cr"):
+        key = f"diff_{q}"
+        columns[key], columns[f"{key}_lo"], columns[f"{key}_hi"] = (
+            pred.point[key],
+            pred.lo[key],
+            pred.hi[key],
+        )
+    columns["recommendation"] = assessment.recommendation
+    columns["reasons"] = [REASON_SEPARATOR.join(r) for r in assessment.reasons]
+    columns["extrapolated"] = assessment.extrapolated
+    columns["unknown_inputs"] = [";".join(u) for u in assessment.unknown_inputs]
+    return pd.DataFrame(columns)

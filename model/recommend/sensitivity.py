@@ -1,0 +1,64 @@
+"""What would change the answer: each unknown input of a patient set to a low and a high
+value (the 10th and 90th percentiles of the training cohort; false and true for a flag),
+and the recommendation then — decided for every row's variations in one batch."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+import numpy as np
+
+from model.contract.columns import BOOL_COLUMNS
+from model.recommend.assessment import Assessment, Predictor, decide_quickly
+
+
+class VariablePredictor(Predictor, Protocol):
+    """A predictor that knows the low and high value of each input that may be unknown."""
+
+    @property
+    def input_ranges(self) -> dict[str, tuple[float, float]]: ...
+
+
+def what_would_change(
+    recommender: VariablePredictor, values: Mapping, assessment: Assessment
+) -> list[list[dict]]:
+    """For every row, one ``Change`` (as a dict) per unknown input, in the row's order."""
+    rows, varied_inputs = [], []
+    for i, unknown in enumerate(assessment.unknown_inputs):
+        for name in unknown:
+            for value in recommender.input_ranges[name]:
+                row = {k: np.asarray(v)[i : i + 1].copy() for k, v in values.items()}
+                row[name] = np.array([value], dtype=float)
+                rows.append(row)
+            varied_inputs.append((i, name))
+    changes: list[list[dict]] = [[] for _ in assessment.unknown_inputs]
+    if not rows:
+        return changes
+    batch = {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
+    varied = decide_quickly(recommender, batch, len(rows)).tolist()
+    for j, (i, name) in enumerate(varied_inputs):
+        low, high = recommender.input_ranges[name]
+        changes[i].append(
+            {
+                "input": name,
+                "low_value": _shown(name, low),
+                "low_recommendation": str(varied[2 * j]),
+                "high_value": _shown(name, high),
+                "high_recommendation": str(varied[2 * j + 1]),
+            }
+        )
+    return changes
+
+
+def input_range(values: np.ndarray) -> tuple[float, float]:
+    """The low and high value an unknown input is set to: the 10th and 90th percentiles
+    of the training cohort (False/True for flags)."""
+    if set(np.unique(values)) <= {0.0, 1.0}:
+        return 0.0, 1.0
+    low, high = np.percentile(values, [10, 90])
+    return float(low), float(high)
+
+
+def _shown(name: str, value: float) -> float | bool:
+    return bool(value) if name in BOOL_COLUMNS else round(float(value), 2)
