@@ -130,7 +130,7 @@ def evaluate(
     with training_run(settings, "evaluate") as run:
         mlflow.log_params({"model_uri": uri, "holdout_n": n, "holdout_seed": seed})
         mlflow.log_metrics({k: float(v) for k, v in evaluation.metrics.items()})
-        log_evaluation(evaluation, hold)
+        log_evaluation(evaluation, hold, paths)
     table = Table(title=f"{uri} on {n:,} synthetic patients (run {run.info.run_id})")
     table.add_column("metric")
     table.add_column("value", justify="right")
@@ -161,10 +161,9 @@ def promote(
 
 def compare(run_a: str, run_b: str) -> None:
     """Print two runs' metrics side by side."""
-    from mlflow import MlflowClient
+    from model.recommend.pyfunc import registry_client
 
-    settings = get_settings()
-    client = MlflowClient(settings.tracking_uri, settings.tracking_uri)
+    client = registry_client(get_settings().tracking_uri)
     a, b = client.get_run(run_a).data.metrics, client.get_run(run_b).data.metrics
     table = Table(title="metrics")
     for name in ("metric", run_a[:8], run_b[:8], "b - a"):

@@ -9,4 +9,7 @@ if [ ! -x /usr/bin/chromium ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 echo "set-up took $(( $(date +%s) - start )) s"
+# one formatter and one linter, configured in pyproject.toml
+uv run --frozen ruff check --quiet .
+uv run --frozen ruff format --check --quiet .
 exec uv run --frozen pytest "$@"

@@ -81,12 +81,16 @@ def evaluate(recommender: Recommender, hold: pd.DataFrame, seed: int = 0) -> Eva
     return Evaluation(metrics, policies, sweep(hold, inputs, recommender.policy, SWEEP_GRID), pred)
 
 
-def log_evaluation(evaluation: Evaluation, hold: pd.DataFrame) -> None:
-    """The evaluation's figures and tables as artifacts of the active run (``evaluation/``)."""
+def log_evaluation(
+    evaluation: Evaluation, hold: pd.DataFrame, written: dict[str, Path] | None = None
+) -> None:
+    """The evaluation's figures and tables (``written`` by ``write_tables``, else written
+    here to a temporary folder) as artifacts of the active run, under ``evaluation/``."""
     import mlflow
 
     with tempfile.TemporaryDirectory() as folder:
-        for path in write_tables(evaluation, hold, Path(folder)).values():
+        paths = written or write_tables(evaluation, hold, Path(folder))
+        for path in paths.values():
             mlflow.log_artifact(str(path), "evaluation")
     mlflow.log_text(
         json.dumps(evaluation.metrics, indent=1, default=float), "evaluation/metrics.json"

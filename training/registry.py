@@ -3,16 +3,16 @@ reason on the version and in the registered model's history."""
 
 from __future__ import annotations
 
-from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from model.recommend.pyfunc import registry_client
 from model.settings import Settings
 
 
 def move_alias(settings: Settings, alias: str, version: str, reason: str) -> str:
     """Point ``alias`` at ``version`` and record the move and its reason on the version
     and in the model's alias history (a tag per move)."""
-    client = MlflowClient(settings.tracking_uri, settings.tracking_uri)
+    client = registry_client(settings.tracking_uri)
     before = None
     try:
         before = client.get_model_version_by_alias(settings.model_name, alias).version

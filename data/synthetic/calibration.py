@@ -110,37 +110,13 @@ def calibrate(
     began = time.perf_counter()
     if cohort is None:
         cohort = prepare_cohort(simulate_case_mix(n, seed, start), targets)
-    low, high = start.bounds()
-    u0 = np.clip((start.effect_vector() - low) / (high - low), 0.0, 1.0)
-    u_prior = np.clip((prior_vector(start) - low) / (high - low), 0.0, 1.0)
-    state = {"count": 0, "best": np.inf, "best_u": u0}
-    trace: list[tuple[int, float]] = []
-
-    def objective(u: np.ndarray) -> np.ndarray:
-        params = start.with_effects(low + u * (high - low))
-        r = np.concatenate(
-            [
-                residuals(expected_statistics(cohort, targets, params), targets),
-                PRIOR_WEIGHT * (u - u_prior),
-            ]
-        )
-        cost = 0.5 * float(r @ r)
-        state["count"] += 1
-        if cost < state["best"]:
-            state["best"], state["best_u"] = cost, u.copy()
-            trace.append((state["count"], cost))
-        if on_evaluation is not None:
-            on_evaluation(state["count"], cost, state["best"])
-        if state["count"] >= max_evaluations:  # finite-difference calls count too
-            raise _BudgetSpent
-        return r
-
+    objective = _Objective(start, targets, cohort, max_evaluations, on_evaluation)
     start_values = expected_statistics(cohort, targets, start)
-    cost_start = 0.5 * float(np.sum(objective(u0) ** 2))
+    cost_start = 0.5 * float(np.sum(objective(objective.u0) ** 2))
     try:
         fit = least_squares(
             objective,
-            u0,
+            objective.u0,
             bounds=(0.0, 1.0),
             method="trf",
             diff_step=1e-4,
@@ -152,19 +128,53 @@ def calibrate(
         status = fit.message
     except _BudgetSpent:
         status = f"stopped after the budget of {max_evaluations} evaluations"
-    best = start.with_effects(low + state["best_u"] * (high - low))
-    log.info("calibration: %s; best cost %.5f", status, state["best"])
+    best = objective.parameters(objective.best_u)
+    log.info("calibration: %s; best cost %.5f", status, objective.best)
     return CalibrationResult(
         parameters=best,
         start=start_values,
         final=expected_statistics(cohort, targets, best),
         cost_start=cost_start,
-        cost_final=float(state["best"]),
-        evaluations=state["count"],
+        cost_final=float(objective.best),
+        evaluations=objective.count,
         status=status,
         seconds=time.perf_counter() - began,
-        trace=trace,
+        trace=objective.trace,
     )
+
+
+class _Objective:
+    """The residuals of effects in box-normalised coordinates ``u`` (0–1 within the
+    bounds), counting evaluations and keeping the best seen."""
+
+    def __init__(self, start, targets, cohort, max_evaluations, on_evaluation) -> None:
+        self.start, self.targets, self.cohort = start, targets, cohort
+        self.low, self.high = start.bounds()
+        self.u0 = self._unit(start.effect_vector())
+        self.u_prior = self._unit(prior_vector(start))
+        self.max_evaluations, self.on_evaluation = max_evaluations, on_evaluation
+        self.count, self.best, self.best_u = 0, np.inf, self.u0
+        self.trace: list[tuple[int, float]] = []
+
+    def _unit(self, effects: np.ndarray) -> np.ndarray:
+        return np.clip((effects - self.low) / (self.high - self.low), 0.0, 1.0)
+
+    def parameters(self, u: np.ndarray) -> Parameters:
+        return self.start.with_effects(self.low + u * (self.high - self.low))
+
+    def __call__(self, u: np.ndarray) -> np.ndarray:
+        statistics = expected_statistics(self.cohort, self.targets, self.parameters(u))
+        r = np.concatenate([residuals(statistics, self.targets), PRIOR_WEIGHT * (u - self.u_prior)])
+        cost = 0.5 * float(r @ r)
+        self.count += 1
+        if cost < self.best:
+            self.best, self.best_u = cost, u.copy()
+            self.trace.append((self.count, cost))
+        if self.on_evaluation is not None:
+            self.on_evaluation(self.count, cost, self.best)
+        if self.count >= self.max_evaluations:  # finite-difference calls count too
+            raise _BudgetSpent
+        return r
 
 
 class _BudgetSpent(Exception):

@@ -12,21 +12,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from model.contract.columns import SURVIVAL_HORIZONS_MONTHS
 from model.contract.crossfield import CROSS_WARNINGS
-from model.estimators.predictions import BatchPrediction
-from model.recommend.assessment import Assessment
 from model.rules.records import (
     derived_records,
     eligibility_records,
     needed_inputs,
     pathway_records,
 )
+
+if TYPE_CHECKING:  # types only: the shape loads without pandas or the estimators
+    from model.estimators.predictions import BatchPrediction
+    from model.recommend.assessment import Assessment
 
 SCOPE = (
     "High-dose IL-2 versus VEGF-TKI first line, on evidence to about 2015; checkpoint-inhibitor "

@@ -56,10 +56,21 @@ def choose(x: PolicyInputs, c: PolicyConfig) -> np.ndarray:
 
 
 def decide(inputs: PolicyInputs, config: PolicyConfig) -> tuple[np.ndarray, list[str]]:
-    """Recommendation per patient and the reason that decided it."""
+    """Recommendation per patient and the reason that decided it. The reasons come from
+    ``explain`` (rule by rule, patient by patient); a reason that does not lead to the
+    vectorised recommendation is a bug, refused rather than shown to a clinician."""
     choice = choose(inputs, config)
-    reasons = [_decide_one(inputs, i, config)[1] for i in range(len(choice))]
-    return choice, reasons
+    explained = explain(inputs, config)
+    disagree = [i for i, (said, _) in enumerate(explained) if said != choice[i]]
+    if disagree:
+        raise RuntimeError(f"the policy's reasons contradict its recommendation at {disagree[:10]}")
+    return choice, [reason for _, reason in explained]
+
+
+def explain(inputs: PolicyInputs, config: PolicyConfig) -> list[tuple[str, str]]:
+    """Per patient, the recommendation and the reason that decided it, the rules taken in
+    order one patient at a time (what ``choose`` computes at once)."""
+    return [_decide_one(inputs, i, config) for i in range(len(inputs.poor))]
 
 
 def _decide_one(x: PolicyInputs, i: int, c: PolicyConfig) -> tuple[str, str]:

@@ -10,6 +10,7 @@ layout is refused with one message that names the fix, before anything is unpick
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import mlflow
 import pandas as pd
@@ -103,7 +104,7 @@ def find_version(
     IncompatibleModel
         when the version was pickled by an earlier layout.
     """
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    client = registry_client(tracking_uri)
     wanted = f"{name}@{alias}" if alias else f"{name} version {version}"
     try:
         found = (
@@ -124,6 +125,20 @@ def find_version(
     )
     _check_format(registered.uri, tracking_uri, wanted)
     return registered
+
+
+def registry_client(tracking_uri: str) -> MlflowClient:
+    """A client of the store (tracking and registry). A SQLite store is created here when
+    it does not exist yet, with its artifacts in ``mlartifacts`` beside it (MLflow would
+    put its default experiment's under the working directory, wherever that is)."""
+    if tracking_uri.startswith("sqlite:///"):
+        database = Path(tracking_uri.removeprefix("sqlite:///"))
+        if not database.exists():
+            from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+            database.parent.mkdir(parents=True, exist_ok=True)
+            SqlAlchemyStore(tracking_uri, (database.parent / "mlartifacts").as_uri())
+    return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
 
 def load_recommender(model_uri: str, tracking_uri: str) -> Recommender:

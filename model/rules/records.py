@@ -4,13 +4,17 @@ branch with its lines of therapy, and the inputs that would settle the row."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from model.contract.columns import UNKNOWABLE_COLUMNS
-from model.rules.derive import Derived
 from model.rules.eligibility import CAUTIONS, CONTRAINDICATIONS
 from model.rules.pathway import PATHWAY_LINES, PATHWAYS
 from model.rules.scores import MANCHESTER_HISTOLOGY, MSKCC_RISK, UPTON_GROUPS
+
+if TYPE_CHECKING:  # a type only: the records load without pandas
+    from model.rules.derive import Derived
 
 
 def derived_records(derived: Derived) -> list[dict[str, object]]:

@@ -1,14 +1,16 @@
-"""Service test set-up: a champion in a temporary MLflow registry, and a real server.
+"""Integration test set-up: a project folder with a champion, and a real server.
 
-The champion is a real model: ``training.train_and_register`` on a small synthetic cohort,
-registered as ``il2select@champion`` in a SQLite tracking store under a temporary folder.
-Everything that needs a champion goes through the fixture ``champion_tracking_uri``.
-Nothing under ``serving/`` imports this module.
+The champion is a real model: ``il2select train`` on a small synthetic cohort, run from
+another folder with ``IL2SELECT_PROJECT_DIR`` pointing at a temporary project, so its
+registry is that project's embedded SQLite store. Everything that needs a champion goes
+through the fixtures ``project`` or ``champion_tracking_uri``; a test that moves
+``@champion`` puts it back. Nothing under ``serving/`` imports this module.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -26,13 +28,75 @@ CHAMPION_TRAIN_N = 6000
 CHAMPION_HOLDOUT_N = 10_000
 
 
+@dataclass(frozen=True)
+class Project:
+    """A project folder used from another working directory, as a data scientist would:
+    every command runs in ``elsewhere`` with ``IL2SELECT_PROJECT_DIR`` set to ``folder``."""
+
+    folder: Path
+    elsewhere: Path
+    env: dict
+    first_run_id: str
+
+    @property
+    def settings(self):
+        from model.settings import Settings
+
+        return Settings(project_dir=self.folder, mlflow_tracking_uri=None)
+
+    def cli(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        return run_cli(self.env, self.elsewhere, *args, timeout=timeout)
+
+
+def clean_env(**extra: str) -> dict:
+    """This environment without MLflow's and IL2Select's variables, the venv's ``bin/``
+    first on PATH (``mlflow run`` calls ``il2select`` by name)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "IL2SELECT_"))}
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return env | extra
+
+
+def run_cli(env: dict, cwd: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "il2select", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+    )
+
+
 @pytest.fixture(scope="session")
-def champion_tracking_uri(tmp_path_factory) -> str:
-    """An MLflow tracking URI whose registry holds a real ``il2select@champion``, trained
-    here on a small synthetic cohort (or a store given by IL2SELECT_TEST_TRACKING_URI)."""
+def project(tmp_path_factory) -> Project:
+    """A real ``il2select@champion`` (version 1), trained by ``il2select train`` on a small
+    synthetic cohort from a folder that is not the project folder."""
+    root = tmp_path_factory.mktemp("registry")
+    folder, elsewhere = root / "project", root / "elsewhere"
+    folder.mkdir()
+    elsewhere.mkdir()
+    env = clean_env(IL2SELECT_PROJECT_DIR=str(folder))
+    done = run_cli(
+        env,
+        elsewhere,
+        "train",
+        "--n",
+        str(CHAMPION_TRAIN_N),
+        "--holdout-n",
+        str(CHAMPION_HOLDOUT_N),
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    run_id = re.search(r"run (\w+): version 1 -> @champion", done.stdout).group(1)
+    return Project(folder, elsewhere, env, run_id)
+
+
+@pytest.fixture(scope="session")
+def champion_tracking_uri(request) -> str:
+    """An MLflow tracking URI whose registry holds a real ``il2select@champion``: the
+    session's project (or a store given by IL2SELECT_TEST_TRACKING_URI)."""
     if os.environ.get("IL2SELECT_TEST_TRACKING_URI"):  # a store that already has a champion
         return os.environ["IL2SELECT_TEST_TRACKING_URI"]
-    return train_champion(tmp_path_factory.mktemp("mlflow"))
+    return request.getfixturevalue("project").settings.tracking_uri
 
 
 def train_champion(folder: Path) -> str:
@@ -134,7 +198,6 @@ def start_server(
     from serving.auth import hash_token
 
     folder.mkdir(parents=True, exist_ok=True)
-    port = free_port()
     tokens_file = folder / "tokens"
     if token is not None:  # None: let `serve` create one and print it
         tokens_file.write_text(f"tester:{hash_token(token)}\n")
@@ -147,7 +210,29 @@ def start_server(
         "BENTOML_HOME": str(folder / "bentoml"),
         **(extra_env or {}),
     }
-    log_path = folder / "server.log"
+    return launch_serve(
+        ["--tokens-file", str(tokens_file)],
+        env,
+        REPO,
+        folder / "server.log",
+        token,
+        audit_db,
+        timeout_s,
+    )
+
+
+def launch_serve(
+    args: list[str],
+    env: dict,
+    cwd: Path,
+    log_path: Path,
+    token: str | None,
+    audit_db: Path,
+    timeout_s: float = 60.0,
+) -> Server:
+    """``il2select serve --host 127.0.0.1 --port P ARGS`` in ``cwd``, ready on ``/readyz``
+    (``token`` None: the one ``serve`` created and printed)."""
+    port = free_port()
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [
@@ -159,10 +244,9 @@ def start_server(
                 "127.0.0.1",
                 "--port",
                 str(port),
-                "--tokens-file",
-                str(tokens_file),
+                *args,
             ],
-            cwd=REPO,
+            cwd=cwd,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

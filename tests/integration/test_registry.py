@@ -1,76 +1,114 @@
-"""Training through a real (temporary) MLflow store and registry: register, gate,
-promote, roll back, load in a fresh process, train on a real-format table."""
+"""Training through a real (temporary) MLflow store and registry, used from another folder
+as a data scientist would: register, gate, promote, roll back, load in a fresh process,
+train on a real-format table, ``mlflow run`` with and without an experiment name."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
-import mlflow
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
 from data.synthetic.cohort import simulate_cohort
-from model.settings import Settings
+from model.recommend.training_config import TrainingConfig
+from tests.integration.service_fixtures import Project, clean_env
+from training.registry import move_alias
 from training.train import train_and_register
 
+REPO = Path(__file__).resolve().parents[2]
 REGISTRY_COHORT = Path(__file__).with_name("registry_cohort.csv")
-SAMPLES = Path(__file__).resolve().parents[2] / "data" / "synthetic" / "samples"
+SAMPLES = REPO / "data" / "synthetic" / "samples"
+LINEAGE_TAGS = (
+    "git_commit",
+    "lock_file_sha256",
+    "generator_parameter_version",
+    "targets_sha256",
+    "training_data_sha256",
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def champion_put_back(project):
+    """The tests here move @champion: the session's other tests expect version 1."""
+    yield
+    move_alias(project.settings, "champion", "1", "put back after the registry tests")
+
+
+def _client(project: Project) -> MlflowClient:
+    uri = project.settings.tracking_uri
+    return MlflowClient(uri, uri)
+
+
+def _champion(project: Project) -> str:
+    return str(_client(project).get_model_version_by_alias("il2select", "champion").version)
+
+
+def mlflow_run(project: Project, entry: str, *params: str, experiment: str | None = None):
+    """``mlflow run <repo> -e ENTRY -P … --env-manager local`` from the other folder, on
+    the project's store (MLflow Projects passes it to the command it starts)."""
+    command = [sys.executable, "-m", "mlflow", "run", str(REPO), "-e", entry]
+    for param in params:
+        command += ["-P", param]
+    command += ["--env-manager", "local"]
+    if experiment:
+        command += ["--experiment-name", experiment]
+    env = clean_env(MLFLOW_TRACKING_URI=project.settings.tracking_uri)
+    done = subprocess.run(
+        command, capture_output=True, text=True, cwd=project.elsewhere, env=env, timeout=600
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    return re.search(r"=== Run \(ID '(\w+)'\) succeeded ===", done.stderr).group(1)
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    project = tmp_path_factory.mktemp("project")
-    env = {"IL2SELECT_PROJECT_DIR": str(project), "MLFLOW_TRACKING_URI": ""}
-    settings = Settings(project_dir=project, mlflow_tracking_uri=None)
-    first = train_and_register(
-        settings, n=6000, seed=1, holdout_n=10_000, holdout_seed=2, log=lambda _: None
-    )
-    return settings, env, first
-
-
-def _cli(env: dict, *args: str) -> subprocess.CompletedProcess:
-    import os
-
-    full = {**os.environ, **env}
-    full.pop("MLFLOW_TRACKING_URI", None)
-    return subprocess.run(
-        [sys.executable, "-m", "il2select", *args],
-        capture_output=True,
-        text=True,
-        env=full,
-        timeout=600,
+def second_run(project) -> str:
+    """A second version, trained by ``mlflow run . -e train`` without an experiment name:
+    the first one's data, other hyper-parameters (so it passes the gate beside it)."""
+    return mlflow_run(
+        project, "train", "n=6000", "seed=1", "holdout_n=10000", "n_draws=100", "max_p_toxicity=0.3"
     )
 
 
-def test_first_passing_version_becomes_champion(store):
-    settings, _, first = store
-    assert first.passed and first.alias == "champion", first.reasons
-    client = MlflowClient(settings.tracking_uri, settings.tracking_uri)
-    assert str(client.get_model_version_by_alias("il2select", "champion").version) == first.version
-    run = client.get_run(first.run_id)
-    for tag in (
-        "git_commit",
-        "lock_file_sha256",
-        "generator_parameter_version",
-        "targets_sha256",
-        "training_data_sha256",
-    ):
+def test_first_passing_version_becomes_champion_in_the_project_folder(project):
+    assert _champion(project) == "1"
+    client = _client(project)
+    run = client.get_run(project.first_run_id)
+    for tag in LINEAGE_TAGS:
         assert run.data.tags[tag] not in ("", None), tag
-    assert "il2select_fit_seconds" not in run.data.metrics and "fit_seconds" in run.data.metrics
-    artifacts = {a.path for a in client.list_artifacts(first.run_id, "evaluation")}
+    assert "fit_seconds" in run.data.metrics
+    assert set(TrainingConfig.model_fields) <= set(run.data.params)  # every hyper-parameter
+    artifacts = {a.path for a in client.list_artifacts(project.first_run_id, "evaluation")}
     assert {
         "evaluation/reliability.png",
         "evaluation/threshold_sweep.png",
         "evaluation/synthetic_targets.csv",
         "evaluation/policy_value.csv",
     } <= artifacts
+    assert (project.folder / "mlflow.db").exists() and (project.folder / "mlartifacts").is_dir()
+    assert sorted(p.name for p in project.elsewhere.iterdir()) == []  # nothing written there
 
 
-def test_champion_loads_in_a_fresh_process(store):
-    settings, _, _ = store
+def test_hyper_parameters_are_set_from_train_and_travel_with_the_version(project, second_run):
+    """``second_run`` set ``n_draws`` and ``max_p_toxicity``: logged as params, and the
+    registered version predicts with them."""
+    from model.recommend.pyfunc import load_recommender
+
+    params = _client(project).get_run(second_run).data.params
+    assert params["n_draws"] == "100" and params["max_p_toxicity"] == "0.3"
+    assert params["n_imputations"] == str(TrainingConfig().n_imputations)  # the default, logged
+    version = _client(project).get_run(second_run).data.tags["registered_version"]
+    loaded = load_recommender(f"models:/il2select/{version}", project.settings.tracking_uri)
+    assert loaded.config == TrainingConfig(n_draws=100, max_p_toxicity=0.3)
+    assert loaded.estimators.n_draws == 101  # the point estimate and 100 draws
+    refused = project.cli("train", "--n", "3000", "--n-draws", "5")
+    assert refused.returncode == 2 and "--n-draws=5" in refused.stderr  # out of range
+
+
+def test_champion_loads_in_a_fresh_process(project):
     code = (
         "import mlflow, pandas as pd, sys; mlflow.set_tracking_uri(sys.argv[1]); "
         "m = mlflow.pyfunc.load_model('models:/il2select@champion'); "
@@ -80,7 +118,13 @@ def test_champion_loads_in_a_fresh_process(store):
         "print(len(m.predict(rows.drop(columns=['note']))))"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code, settings.tracking_uri, str(SAMPLES / "clinic_list.csv")],
+        [
+            sys.executable,
+            "-c",
+            code,
+            project.settings.tracking_uri,
+            str(SAMPLES / "clinic_list.csv"),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -89,8 +133,8 @@ def test_champion_loads_in_a_fresh_process(store):
     assert done.stdout.split() == ["model.recommend.recommender", "3"]
 
 
-def test_shuffled_outcomes_are_registered_not_promoted(store):
-    settings, _, first = store
+def test_shuffled_outcomes_are_registered_not_promoted(project):
+    settings, before = project.settings, _champion(project)
     observed = simulate_cohort(6000, seed=5, observed=True).reset_index(drop=True)
     outcome_columns = [
         "treatment",
@@ -106,24 +150,20 @@ def test_shuffled_outcomes_are_registered_not_promoted(store):
     shuffled[outcome_columns] = observed[outcome_columns].to_numpy()[order]
     result = train_and_register(settings, data=shuffled, seed=5, log=lambda _: None)
     assert not result.passed and result.alias == "challenger"
-    client = MlflowClient(settings.tracking_uri, settings.tracking_uri)
-    assert str(client.get_model_version_by_alias("il2select", "champion").version) == first.version
-    reason = client.get_model_version(settings.model_name, result.version).tags[
-        "alias_challenger_reason"
-    ]
+    assert _champion(project) == before
+    client = _client(project)
+    reason = client.get_model_version("il2select", result.version).tags["alias_challenger_reason"]
     assert "gate failed" in reason and ("slope" in reason or "Brier" in reason), reason
-    moves = client.get_registered_model(settings.model_name).tags
+    moves = client.get_registered_model("il2select").tags
     assert any("@challenger" in line and result.version in line for line in moves.values())
 
 
-def test_real_format_csv_trains_registers_and_predicts(store, tmp_path):
-    settings, env, _ = store
-    done = _cli(env, "train", "--data", str(REGISTRY_COHORT))
+def test_real_format_csv_trains_registers_and_predicts(project, tmp_path):
+    done = project.cli("train", "--data", str(REGISTRY_COHORT))
     assert done.returncode in (0, 3), done.stderr[-3000:]
     version = done.stdout.split("version ")[1].split()[0]
     out = tmp_path / "pred.csv"
-    predicted = _cli(
-        env,
+    predicted = project.cli(
         "predict",
         "--in",
         str(SAMPLES / "clinic_list.csv"),
@@ -153,16 +193,48 @@ def test_real_format_csv_trains_registers_and_predicts(store, tmp_path):
     assert (frame["il2_p_response_lo"] <= frame["il2_p_response"]).all()
 
 
-def test_promote_rolls_back_and_compare_prints_both_runs(store):
-    settings, env, first = store
-    second = train_and_register(
-        settings, n=6000, seed=9, holdout_n=10_000, holdout_seed=2, log=lambda _: None
+def test_mlflow_run_train_logs_into_its_own_run_and_registers(project, second_run):
+    """Without ``--experiment-name``: MLflow Projects' run (experiment Default) is the one
+    ``il2select train`` logs into, and it registers a version from that run."""
+    client = _client(project)
+    run = client.get_run(second_run)
+    assert run.info.status == "FINISHED" and run.info.experiment_id == "0"
+    assert run.data.params["n_rows"] == "6000" and "n_draws" in run.data.params
+    assert run.data.tags["registered_version"]
+    version = client.get_model_version("il2select", run.data.tags["registered_version"])
+    assert version.run_id == second_run
+
+
+@pytest.mark.parametrize("experiment", [None, "board-study"])
+def test_mlflow_run_evaluate_logs_into_its_run(project, second_run, experiment, tmp_path):
+    run_id = mlflow_run(project, "evaluate", "n=3000", f"out={tmp_path}", experiment=experiment)
+    client = _client(project)
+    run = client.get_run(run_id)
+    expected = (
+        "0" if experiment is None else client.get_experiment_by_name(experiment).experiment_id
     )
-    done = _cli(env, "promote", "--version", first.version, "--reason", "roll back")
+    assert run.info.experiment_id == expected
+    assert "il2_p_response_auc" in run.data.metrics
+    assert (tmp_path / "reliability.png").exists()
+
+
+def test_mlflow_run_train_with_an_experiment_name(project, second_run):
+    run_id = mlflow_run(
+        project, "train", "n=6000", "seed=1", "holdout_n=4000", experiment="board-study"
+    )
+    client = _client(project)
+    run = client.get_run(run_id)
+    assert client.get_experiment(run.info.experiment_id).name == "board-study"
+    version = client.get_model_version("il2select", run.data.tags["registered_version"])
+    assert version.run_id == run_id
+
+
+def test_promote_rolls_back_and_compare_prints_both_runs(project, second_run):
+    done = project.cli("promote", "--version", "1", "--reason", "roll back")
     assert done.returncode == 0, done.stderr
-    client = MlflowClient(settings.tracking_uri, settings.tracking_uri)
-    assert str(client.get_model_version_by_alias("il2select", "champion").version) == first.version
-    compared = _cli(env, "compare", first.run_id, second.run_id)
+    assert _champion(project) == "1"
+    compared = project.cli("compare", project.first_run_id, second_run)
     assert compared.returncode == 0
-    assert first.run_id[:8] in compared.stdout and "il2_p_response_auc" in compared.stdout
-    mlflow.set_tracking_uri(settings.tracking_uri)
+    assert project.first_run_id[:8] in compared.stdout and "il2_p_response_auc" in compared.stdout
+    unknown = project.cli("promote", "--version", "999")
+    assert unknown.returncode == 2 and "no model il2select version 999" in unknown.stderr

@@ -140,14 +140,6 @@ def _histogram(metrics: str, name: str) -> dict[str, float]:
 
 def test_recommend_equals_il2select_predict(client, champion_tracking_uri, tmp_path):
     """Acceptance: the numbers of ``il2select predict`` on the same rows (within 1e-9)."""
-    helped = subprocess.run(
-        [sys.executable, "-m", "il2select", "predict", "--help"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-    )
-    if helped.returncode != 0:
-        pytest.skip("`il2select predict` is not there yet (issue 4)")
     out = tmp_path / "predicted.csv"
     done = subprocess.run(
         [

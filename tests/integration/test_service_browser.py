@@ -24,15 +24,15 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium"),
-]
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def page():
     from playwright.sync_api import sync_playwright
+
+    # the test command installs Debian's chromium: its absence is a failure, not a skip
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: ./scripts/test.sh installs it"
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)

@@ -10,7 +10,7 @@ from data.synthetic.cohort import simulate_case_mix
 from model.contract.columns import FEATURE_COLUMNS
 from model.contract.tables import validate_table
 from model.recommend.assessment import assess
-from model.recommend.policy import PolicyConfig, PolicyInputs, choose, decide
+from model.recommend.policy import PolicyConfig, PolicyInputs, choose, decide, explain
 
 N = 10_000
 FLAGS = (
@@ -60,9 +60,56 @@ def test_never_il2_with_a_contraindication_or_short_washout(recommender, stresse
     )
 
 
-def test_vectorised_and_explained_decisions_agree():
+CONFIG = PolicyConfig(min_durable_gain=0.05, max_p_toxicity=0.2)
+# one patient per branch of the policy, in its order, with the words its reason must say
+BRANCHES = [
+    # (poor, eligible, washout_short, p_toxicity, durable_gain) -> recommendation, words
+    ((1.0, 1.0, 0.0, 0.10, 0.30), "temsirolimus_or_trial", "MSKCC risk is poor"),
+    ((1.0, 0.0, 1.0, 0.90, 0.30), "temsirolimus_or_trial", "MSKCC risk is poor"),
+    ((0.0, 0.0, 0.0, 0.10, 0.30), "tki_first", "IL-2 is contraindicated (fev1_low)"),
+    ((0.0, np.nan, 0.0, 0.10, 0.30), "tki_first", "IL-2 eligibility is unknown"),
+    ((np.nan, 1.0, 0.0, 0.10, 0.30), "tki_first", "whether MSKCC risk is poor is unknown"),
+    ((0.0, 1.0, 1.0, 0.10, 0.30), "tki_first", "defer IL-2 until 8 weeks"),
+    ((0.0, 1.0, 0.0, 0.21, 0.30), "tki_first", "0.21 is above 0.20"),
+    ((0.0, 1.0, 0.0, 0.20, 0.05), "il2_first", "+0.050 to the predicted probability"),
+    ((0.0, 1.0, 0.0, 0.10, 0.30), "il2_first", "at least 0.050"),
+    ((0.0, 1.0, 0.0, 0.10, 0.0499), "tki_first", "less than 0.050"),
+]
+
+
+def _inputs(rows) -> PolicyInputs:
+    poor, eligible, washout, tox, gain = (np.array(c, dtype=float) for c in zip(*rows, strict=True))
+    n = len(rows)
+    return PolicyInputs(
+        poor=poor,
+        eligible=eligible,
+        contraindications=[["fev1_low"] if e == 0.0 else [] for e in eligible],
+        washout_short=washout,
+        months_since_tki=np.full(n, 1.0),
+        p_cure=np.full(n, 0.1),
+        p_toxicity=tox,
+        durable_gain=gain,
+    )
+
+
+def test_every_branch_gives_its_recommendation_and_the_reason_that_decided_it():
+    """Each rule of the policy, the thresholds' edges included: the vectorised choice, the
+    rule-by-rule explanation and the reason's words agree, branch by branch."""
+    inputs = _inputs([row for row, _, _ in BRANCHES])
+    choice, reasons = decide(inputs, CONFIG)
+    explained = explain(inputs, CONFIG)
+    for i, (_, expected, words) in enumerate(BRANCHES):
+        assert choice[i] == expected, (i, choice[i], reasons[i])
+        assert explained[i][0] == expected, (i, explained[i])
+        assert words in reasons[i], (i, reasons[i])
+
+
+def test_vectorised_and_explained_decisions_agree_on_random_patients():
+    """``choose`` (vectorised) and ``explain`` (one rule at a time) are two codings of the
+    same policy: on random patients, thresholds' edges included, they agree."""
     rng = np.random.default_rng(0)
     n = 5000
+    edge = rng.random(n) < 0.2  # a fifth sit exactly on a threshold
     inputs = PolicyInputs(
         poor=rng.choice([0.0, 1.0, np.nan], n),
         eligible=rng.choice([0.0, 1.0, np.nan], n),
@@ -70,13 +117,20 @@ def test_vectorised_and_explained_decisions_agree():
         washout_short=rng.choice([0.0, 1.0], n),
         months_since_tki=rng.uniform(0, 3, n),
         p_cure=rng.uniform(0, 0.3, n),
-        p_toxicity=rng.uniform(0, 0.5, n),
-        durable_gain=rng.uniform(-0.1, 0.3, n),
+        p_toxicity=np.where(edge, CONFIG.max_p_toxicity, rng.uniform(0, 0.5, n)),
+        durable_gain=np.where(edge, CONFIG.min_durable_gain, rng.uniform(-0.1, 0.3, n)),
     )
-    config = PolicyConfig(min_durable_gain=0.05, max_p_toxicity=0.2)
-    explained, reasons = decide(inputs, config)
-    assert (choose(inputs, config) == explained).all()
-    assert len(reasons) == n and all(reasons)
+    explained = [said for said, _ in explain(inputs, CONFIG)]
+    assert list(choose(inputs, CONFIG)) == explained
+    assert set(explained) == {"il2_first", "tki_first", "temsirolimus_or_trial"}
+
+
+def test_a_reason_that_contradicts_the_recommendation_is_refused(monkeypatch):
+    from model.recommend import policy
+
+    monkeypatch.setattr(policy, "_decide_one", lambda x, i, c: ("il2_first", "contrived"))
+    with pytest.raises(RuntimeError, match="contradict"):
+        decide(_inputs([BRANCHES[0][0]]), CONFIG)
 
 
 def test_quick_decisions_equal_full_assessments(recommender):

@@ -71,12 +71,34 @@ def test_an_item_that_fails_fails_alone():
 
 
 def test_a_wrong_number_of_results_is_an_error_not_a_misattribution():
-    async def main():
-        batcher = MicroBatcher(lambda items: [0] if len(items) == 1 else [0])
-        return await asyncio.gather(batcher.submit(1), batcher.submit(2))
+    """A batch of three that gives one result: no item may take another's; each is then
+    computed alone and gets its own."""
+    calls = []
 
-    # the batch of two gives one result: each item is then computed alone
-    assert asyncio.run(main()) == [0, 0]
+    def first_only(items):
+        calls.append(list(items))
+        return [f"result of {item}" for item in items][:1]
+
+    async def main():
+        batcher = MicroBatcher(first_only)
+        return await asyncio.gather(*(batcher.submit(i) for i in (7, 8, 9)))
+
+    assert asyncio.run(main()) == ["result of 7", "result of 8", "result of 9"]
+    assert calls == [[7, 8, 9], [7], [8], [9]]
+
+
+def test_each_result_goes_to_its_own_item_whatever_the_arrival_order():
+    """Items submitted from separate tasks in a shuffled order: each awaits its own."""
+    import random
+
+    order = list(range(20))
+    random.Random(4).shuffle(order)
+
+    async def main():
+        batcher = MicroBatcher(lambda items: [f"result of {i}" for i in items])
+        return await asyncio.gather(*(batcher.submit(i) for i in order))
+
+    assert asyncio.run(main()) == [f"result of {i}" for i in order]
 
 
 def test_a_cancelled_request_does_not_stop_the_others():

@@ -1,0 +1,123 @@
+"""One project folder whatever the working directory: ``il2select train``, ``promote`` and
+``serve`` run from another folder with ``IL2SELECT_PROJECT_DIR`` share its registry, tokens
+and audit log, and write nothing into the source tree; a version registered by an earlier
+layout of the code is refused, with the fix named, by every command that would load it."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from model.contract.patient import patient_example
+from model.recommend.pyfunc import IncompatibleModel, registry_client
+from serving.champion import load_champion
+from tests.integration.service_fixtures import free_port, launch_serve
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLES = REPO / "data" / "synthetic" / "samples"
+
+
+def _source_tree_state() -> dict[str, float]:
+    """What the service or training could write into the source tree, with mtimes."""
+    candidates = [REPO / "mlflow.db", REPO / "mlartifacts", REPO / ".il2select"]
+    candidates += list((REPO / ".il2select").glob("*"))
+    return {str(p): p.stat().st_mtime for p in candidates if p.exists()}
+
+
+def test_train_promote_and_serve_share_one_project_folder(project, tmp_path):
+    before = _source_tree_state()
+    promoted = project.cli("promote", "--version", "1", "--reason", "served from elsewhere")
+    assert promoted.returncode == 0, promoted.stderr
+    state = project.folder / ".il2select"
+    env = {**project.env, "BENTOML_HOME": str(tmp_path / "bentoml")}
+    server = launch_serve(
+        ["--no-train"], env, project.elsewhere, tmp_path / "server.log", None, state / "audit.db"
+    )
+    try:
+        with server.client() as client:
+            answer = client.post("/recommend", json=patient_example())
+    finally:
+        server.kill(signal.SIGTERM)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["provenance"]["model_version"] == "1"
+    assert (state / "tokens").read_text().startswith("local:")  # created by serve, hashed
+    with sqlite3.connect(state / "audit.db") as db:
+        records = db.execute("SELECT endpoint, model_version FROM audit").fetchall()
+    assert records == [("recommend", "1")]
+    for name in ("mlflow.db", "mlartifacts", ".il2select", "mlruns"):
+        assert not (project.elsewhere / name).exists(), name
+    assert _source_tree_state() == before
+
+
+def _register_earlier_layout(tracking_uri: str) -> str:
+    """What a version registered before the four-part layout looks like: a pyfunc pickled
+    by reference to ``model.pyfunc`` (a module path this code no longer has) and without a
+    model format. Registered from a separate process, where that module is faked."""
+    code = textwrap.dedent(
+        """
+        import sys, types
+        import mlflow
+        from mlflow.pyfunc import PythonModel
+
+        class RecommenderModel(PythonModel):
+            def predict(self, context, model_input, params=None):
+                return model_input
+
+        legacy = types.ModuleType("model.pyfunc")
+        RecommenderModel.__module__ = legacy.__name__
+        legacy.RecommenderModel = RecommenderModel
+        sys.modules[legacy.__name__] = legacy
+        mlflow.set_tracking_uri(sys.argv[1])
+        with mlflow.start_run():
+            info = mlflow.pyfunc.log_model(
+                name="model", python_model=RecommenderModel(), pip_requirements=[],
+                registered_model_name="il2select")
+        print(info.registered_model_version)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, tracking_uri], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.split()[-1]
+
+
+@pytest.fixture
+def earlier_layout_champion(project):
+    """@champion on a version of the earlier layout, for one test; version 1 after it."""
+    settings = project.settings
+    client = registry_client(settings.tracking_uri)
+    old = _register_earlier_layout(settings.tracking_uri)
+    client.set_registered_model_alias("il2select", "champion", old)  # as before this change
+    yield old
+    client.set_registered_model_alias("il2select", "champion", "1")
+
+
+def test_a_version_of_an_earlier_layout_is_refused_with_the_fix_named(
+    project, earlier_layout_champion
+):
+    old = earlier_layout_champion
+    fix = "retrain it with `il2select train`"
+    with pytest.raises(IncompatibleModel, match="retrain it"):
+        load_champion(project.settings)
+    served = project.cli("serve", "--no-train", "--port", str(free_port()), timeout=120)
+    assert served.returncode == 4, served.stderr[-2000:]
+    assert fix in " ".join(served.stderr.split()) and "il2select@champion" in served.stderr
+    predicted = project.cli(
+        "predict",
+        "--in",
+        str(SAMPLES / "clinic_list.csv"),
+        "--out",
+        str(project.folder / "never.csv"),
+        "--model-uri",
+        f"models:/il2select/{old}",
+    )
+    assert predicted.returncode == 2 and fix in " ".join(predicted.stderr.split())
+    promoted = project.cli("promote", "--version", old)
+    assert promoted.returncode == 2 and fix in " ".join(promoted.stderr.split())
