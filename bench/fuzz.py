@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.serving import SOURCE_DIR, TOKEN, fresh_champion, launch, service_env
+from bench.serving import SERVICE_COMMAND, TOKEN, fresh_champion, launch, service_env
 from model.settings import get_settings
 
 
@@ -26,19 +26,7 @@ def main() -> None:
     tracking_uri = fresh_champion() if args.fresh_champion else get_settings().tracking_uri
     folder = Path(tempfile.mkdtemp(prefix="il2select-fuzz-"))
     server = launch(
-        [
-            sys.executable,
-            "-m",
-            "bentoml",
-            "serve",
-            "serving.service:IL2Select",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "{port}",
-            "--working-dir",
-            str(SOURCE_DIR),
-        ],
+        SERVICE_COMMAND,
         service_env(tracking_uri, folder),
         "/readyz",
         folder / "service.log",

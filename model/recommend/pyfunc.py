@@ -15,6 +15,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.models import get_model_info
 from mlflow.pyfunc import PythonModel
@@ -107,13 +108,12 @@ def find_version(
     client = registry_client(tracking_uri)
     wanted = f"{name}@{alias}" if alias else f"{name} version {version}"
     try:
-        found = (
-            client.get_model_version_by_alias(name, alias)
-            if alias
-            else client.get_model_version(name, str(version))
-        )
-    except MlflowException as exc:
-        raise NoChampion(wanted, tracking_uri) from exc
+        found = client.get_model_version(name, str(version)) if version else None
+    except MlflowException:
+        found = None
+    found = aliased_version(client, name, alias) if alias else found
+    if found is None:
+        raise NoChampion(wanted, tracking_uri)
     run = client.get_run(found.run_id) if found.run_id else None
     registered = RegisteredVersion(
         name,
@@ -125,6 +125,14 @@ def find_version(
     )
     _check_format(registered.uri, tracking_uri, wanted)
     return registered
+
+
+def aliased_version(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
+    """The version under ``name@alias``, or None: the one alias look-up."""
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
 
 
 def registry_client(tracking_uri: str) -> MlflowClient:
