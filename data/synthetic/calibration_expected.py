@@ -31,6 +31,7 @@ from data.synthetic.outcome_model import (
     strategy_mixtures,
 )
 from data.synthetic.params import Parameters
+from data.synthetic.statistics import rows_where
 from data.synthetic.targets import Target, TargetSet
 
 _SUBCLASS_RESPONSE = np.array([0, 0, 1, 1, 2, 3])  # sub-class -> index in RESPONSES
@@ -71,7 +72,7 @@ def prepare_cohort(frame: pd.DataFrame, targets: TargetSet) -> CalibrationCohort
                 frame, expression, strategy, inverse, n_patterns
             )
         if "severe_cardiac_toxicity" in spec.get("outcome", ""):
-            cohort.masks[target.id] = frame.eval(target.population).to_numpy(dtype=bool)
+            cohort.masks[target.id] = rows_where(frame, target.population)
     return cohort
 
 
@@ -112,12 +113,11 @@ def _class_counts(
     column = f"{strategy}_best_response"
     counts = np.zeros((n_patterns, len(RESPONSES)))
     if column not in expression:
-        mask = frame.eval(expression).to_numpy(dtype=bool)
+        mask = rows_where(frame, expression)
         counts[:] = np.bincount(inverse[mask], minlength=n_patterns)[:, None]
         return counts
     for j, response in enumerate(RESPONSES):
-        trial = frame.assign(**{column: response})
-        mask = trial.eval(expression).to_numpy(dtype=bool)
+        mask = rows_where(frame.assign(**{column: response}), expression)
         counts[:, j] = np.bincount(inverse[mask], minlength=n_patterns)
     return counts
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from data.synthetic.cohort import derived_columns
-from data.synthetic.statistics import evaluate_targets, kaplan_meier
+from data.synthetic.statistics import evaluate_targets, kaplan_meier, rows_where
 from data.synthetic.targets import TargetSet
 from model.contract.columns import FEATURE_COLUMNS
 
@@ -140,10 +140,10 @@ def plot_figures(cohort: pd.DataFrame, out_dir: Path) -> list[tuple[str, str]]:
     for stem, title, population, curves in FIGURES:
         if any(c[2] not in cohort.columns for c in curves):
             continue
-        group = cohort[cohort.eval(population).to_numpy(dtype=bool)]
+        group = cohort[rows_where(cohort, population)]
         fig, ax = plt.subplots(figsize=(7.5, 4.5), dpi=110)
         for label, query, time_col, event_col in curves:
-            rows = group if query is None else group[group.eval(query).to_numpy(dtype=bool)]
+            rows = group if query is None else group[rows_where(group, query)]
             if rows.empty:
                 continue
             km = kaplan_meier(rows[time_col].to_numpy(), rows[event_col].to_numpy())
