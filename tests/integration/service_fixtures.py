@@ -116,10 +116,16 @@ _SERVERS: dict[str, Server] = {}
 
 
 @pytest.fixture(scope="session")
-def service(champion_tracking_uri, tmp_path_factory) -> Server:
-    """One real server for the whole session, however many modules ask for it."""
+def service(request, champion_tracking_uri, tmp_path_factory) -> Server:
+    """One real server for the whole session, however many modules ask for it: ``il2select
+    serve`` run from the project's other folder, so its registry, tokens and audit log are
+    the project folder's (or on a given store, IL2SELECT_TEST_TRACKING_URI)."""
     if "main" not in _SERVERS:
-        _SERVERS["main"] = start_server(champion_tracking_uri, tmp_path_factory.mktemp("service"))
+        folder = tmp_path_factory.mktemp("service")
+        if os.environ.get("IL2SELECT_TEST_TRACKING_URI"):
+            _SERVERS["main"] = start_server(champion_tracking_uri, folder)
+        else:
+            _SERVERS["main"] = serve_project(request.getfixturevalue("project"), folder)
     yield _SERVERS["main"]
     if "main" in _SERVERS:
         _SERVERS.pop("main").kill(signal.SIGTERM)
@@ -218,6 +224,21 @@ def start_server(
         token,
         audit_db,
         timeout_s,
+    )
+
+
+def serve_project(project: Project, folder: Path, token: str = "test-token-0123456789") -> Server:
+    """``il2select serve`` from ``project.elsewhere`` with nothing but the project folder
+    configured; the test token's hash is put where ``serve`` looks for tokens."""
+    from serving.auth import hash_token
+
+    state = project.folder / ".il2select"
+    state.mkdir(exist_ok=True)
+    with open(state / "tokens", "a") as tokens:
+        tokens.write(f"tester:{hash_token(token)}\n")
+    env = {**project.env, "BENTOML_HOME": str(folder / "bentoml")}
+    return launch_serve(
+        ["--no-train"], env, project.elsewhere, folder / "server.log", token, state / "audit.db"
     )
 
 

@@ -5,7 +5,6 @@ layout of the code is refused, with the fix named, by every command that would l
 
 from __future__ import annotations
 
-import signal
 import sqlite3
 import sys
 import types
@@ -13,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from model.contract.patient import patient_example
+from model.contract.patient import Patient, patient_example
 from model.recommend.pyfunc import IncompatibleModel, load_recommender, registry_client
+from serving.audit import canonical_sha256
 from serving.champion import load_champion
-from tests.integration.service_fixtures import free_port, launch_serve
+from tests.integration.service_fixtures import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -28,27 +28,27 @@ def _source_tree_state() -> dict[str, float]:
     return {str(p): p.stat().st_mtime for p in candidates if p.exists()}
 
 
-def test_train_promote_and_serve_share_one_project_folder(project, tmp_path):
+def test_train_promote_and_serve_share_one_project_folder(project, service):
+    """The session's server is ``il2select serve`` run from the other folder with only
+    ``IL2SELECT_PROJECT_DIR`` set (``project`` trained and registered from there too)."""
     before = _source_tree_state()
     state = project.folder / ".il2select"
-    env = {**project.env, "BENTOML_HOME": str(tmp_path / "bentoml")}
-    server = launch_serve(
-        ["--no-train"], env, project.elsewhere, tmp_path / "server.log", None, state / "audit.db"
-    )
-    try:
-        with server.client() as client:
-            answer = client.post("/recommend", json=patient_example())
-    finally:
-        server.kill(signal.SIGTERM)
+    patient = {**patient_example(), "patient_id": "PROJECT-FOLDER-1"}
+    with service.client() as client:
+        answer = client.post("/recommend", json=patient)
     assert answer.status_code == 200, answer.text
     assert answer.json()["provenance"]["model_version"] == "1"
-    assert (state / "tokens").read_text().startswith("local:")  # created by serve, hashed
+    assert service.audit_db == state / "audit.db"
     with sqlite3.connect(state / "audit.db") as db:
-        records = db.execute("SELECT endpoint, model_version FROM audit").fetchall()
+        records = db.execute(
+            "SELECT endpoint, model_version FROM audit WHERE input_sha256 = ?",
+            (canonical_sha256(Patient(**patient).model_dump()),),
+        ).fetchall()
     assert records == [("recommend", "1")]
+    assert "tester:" in (state / "tokens").read_text()  # the tokens serve read: hashed
     for name in ("mlflow.db", "mlartifacts", ".il2select", "mlruns"):
         assert not (project.elsewhere / name).exists(), name
-    assert _source_tree_state() == before
+    assert _source_tree_state() == before  # nothing of the service went to the source tree
 
 
 def _register_earlier_layout(tracking_uri: str) -> str:

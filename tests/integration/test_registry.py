@@ -66,10 +66,17 @@ def mlflow_run(project: Project, entry: str, *params: str, experiment: str | Non
 
 @pytest.fixture(scope="module")
 def second_run(project) -> str:
-    """A second version, trained by ``mlflow run . -e train`` without an experiment name:
+    """A second version, trained by ``mlflow run . -e train --experiment-name board-study``:
     the first one's data, other hyper-parameters (so it passes the gate beside it)."""
     return mlflow_run(
-        project, "train", "n=6000", "seed=1", "holdout_n=3000", "n_draws=100", "max_p_toxicity=0.3"
+        project,
+        "train",
+        "n=6000",
+        "seed=1",
+        "holdout_n=3000",
+        "n_draws=100",
+        "max_p_toxicity=0.3",
+        experiment="board-study",
     )
 
 
@@ -193,40 +200,31 @@ def test_real_format_csv_trains_registers_and_predicts(project, tmp_path):
     assert (frame["il2_p_response_lo"] <= frame["il2_p_response"]).all()
 
 
-def test_mlflow_run_train_logs_into_its_own_run_and_registers(project, second_run):
-    """Without ``--experiment-name``: MLflow Projects' run (experiment Default) is the one
+def test_mlflow_run_train_logs_into_its_run_and_experiment_and_registers(project, second_run):
+    """With ``--experiment-name``: MLflow Projects' run, in that experiment, is the one
     ``il2select train`` logs into, and it registers a version from that run."""
     client = _client(project)
     run = client.get_run(second_run)
-    assert run.info.status == "FINISHED" and run.info.experiment_id == "0"
+    assert run.info.status == "FINISHED"
+    assert client.get_experiment(run.info.experiment_id).name == "board-study"
     assert run.data.params["n_rows"] == "6000" and "n_draws" in run.data.params
-    assert run.data.tags["registered_version"]
     version = client.get_model_version("il2select", run.data.tags["registered_version"])
     assert version.run_id == second_run
 
 
-def test_mlflow_run_evaluate_logs_into_its_run_in_the_named_experiment(project, tmp_path):
-    run_id = mlflow_run(project, "evaluate", "n=2000", f"out={tmp_path}", experiment="board-study")
+def test_mlflow_run_evaluate_logs_into_its_run_without_an_experiment_name(
+    project, second_run, tmp_path
+):
+    """Without ``--experiment-name``: MLflow Projects' run in its Default experiment."""
+    run_id = mlflow_run(project, "evaluate", "n=2000", f"out={tmp_path}")
     client = _client(project)
     run = client.get_run(run_id)
-    assert client.get_experiment(run.info.experiment_id).name == "board-study"
+    assert run.info.status == "FINISHED" and run.info.experiment_id == "0"
     assert run.data.params["model_uri"] == "models:/il2select@champion"
     assert "il2_p_response_auc" in run.data.metrics
-    assert "evaluation/metrics.json" in {
-        a.path for a in client.list_artifacts(run_id, "evaluation")
-    }
+    logged = {a.path for a in client.list_artifacts(run_id, "evaluation")}
+    assert "evaluation/metrics.json" in logged
     assert (tmp_path / "reliability.png").exists()
-
-
-def test_mlflow_run_train_with_an_experiment_name(project, second_run):
-    run_id = mlflow_run(
-        project, "train", "n=6000", "seed=1", "holdout_n=3000", experiment="board-study"
-    )
-    client = _client(project)
-    run = client.get_run(run_id)
-    assert client.get_experiment(run.info.experiment_id).name == "board-study"
-    version = client.get_model_version("il2select", run.data.tags["registered_version"])
-    assert version.run_id == run_id
 
 
 def test_promote_rolls_back_and_compare_prints_both_runs(project, second_run):
