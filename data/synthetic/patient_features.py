@@ -57,6 +57,8 @@ def simulate_features(rng: np.random.Generator, n: int, p: Parameters) -> pd.Dat
     cols.update(_metastases(rng, n, frailty, p))
     cols.update(_treatment_history(rng, n, frailty, p))
     cols.update(_eligibility_tests(rng, n, cols, frailty, p))
+    # from a child stream: every column drawn before IMDC existed keeps its values
+    cols.update(_imdc_counts(rng.spawn(1)[0], n, frailty, p))
     return pd.DataFrame({name: cols[name] for name in FEATURE_ORDER})
 
 
@@ -101,6 +103,19 @@ def _mskcc_labs(rng, n, frailty, p) -> dict[str, np.ndarray]:
         "ldh_uln_ratio": np.round(np.clip(ldh, 0.2, 20), 2),
         "hemoglobin_below_lln": hemoglobin_low,
         "corrected_calcium_mg_dl": np.round(np.clip(calcium, 7.5, 15), 1),
+    }
+
+
+def _imdc_counts(rng, n, frailty, p) -> dict[str, np.ndarray]:
+    """Neutrophils and platelets above the upper limit of normal (IMDC, Heng): both
+    systemic-inflammation markers, more common in frail patients."""
+    return {
+        "neutrophils_above_uln": _bernoulli(
+            rng, p["neutrophils_above_uln_share"], p["imdc_counts_frailty_shift"] * frailty
+        ),
+        "platelets_above_uln": _bernoulli(
+            rng, p["platelets_above_uln_share"], p["imdc_counts_frailty_shift"] * frailty
+        ),
     }
 
 

@@ -118,6 +118,14 @@ COLUMNS: tuple[ColumnSpec, ...] = (
         above_plausible_hint="looks like µmol/L (divide by 88.4 for mg/dL)",
         example=1.0,
     ),
+    bool_column(
+        "neutrophils_above_uln",
+        "absolute neutrophil count above the upper limit of normal (IMDC)",
+        unknown=True,
+    ),
+    bool_column(
+        "platelets_above_uln", "platelet count above the upper limit of normal (IMDC)", unknown=True
+    ),
     ColumnSpec(
         "fev1_litres",
         "float",
@@ -168,6 +176,8 @@ UNKNOWABLE_COLUMNS: tuple[str, ...] = (
     "fev1_pct_predicted",
     "cardiac_stress_abnormal",
     "cardiac_disease",
+    "neutrophils_above_uln",
+    "platelets_above_uln",
 )
 # Columns that must be present in every table (patient_id and the unknowable ones may be absent).
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(

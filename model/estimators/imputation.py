@@ -23,8 +23,16 @@ from model.contract.columns import COLUMNS, UNKNOWABLE_COLUMNS
 DISTANCE_DTYPE = np.float32
 NEAREST_BLOCK_ROWS = 16  # distance rows per block: two 16 x 5000 buffers stay in cache
 HISTOLOGY_MISMATCH = 4.0  # a different subtype is as far as two SDs on four inputs
+# IMDC's neutrophil and platelet counts enter no model: the rules judge them (three-valued)
+# and they are neither imputed nor a reason to impute the rest
+RULES_ONLY_INPUTS = ("neutrophils_above_uln", "platelets_above_uln")
+IMPUTED_INPUTS = tuple(name for name in UNKNOWABLE_COLUMNS if name not in RULES_ONLY_INPUTS)
 NUMERIC = tuple(
-    s.name for s in COLUMNS if s.kind in ("float", "int", "bool") and s.name != "months_since_tki"
+    s.name
+    for s in COLUMNS
+    if s.kind in ("float", "int", "bool")
+    and s.name != "months_since_tki"
+    and s.name not in RULES_ONLY_INPUTS
 )
 
 
@@ -60,7 +68,7 @@ class DonorImputer:
         }
         missing = {
             name: np.isnan(_as_array(values, name)[rows].astype(float))
-            for name in UNKNOWABLE_COLUMNS
+            for name in IMPUTED_INPUTS
             if name in values
         }
         patterns = np.stack([missing[c] for c in missing], axis=1) if missing else np.zeros((n, 0))
@@ -137,9 +145,9 @@ def _as_array(values: Mapping, name: str) -> np.ndarray:
 
 
 def has_unknown(values: Mapping, n: int) -> np.ndarray:
-    """Rows with at least one unknown input (NaN in a column the brief lets be unknown)."""
+    """Rows with at least one unknown input the models read (NaN in an imputed column)."""
     unknown = np.zeros(n, dtype=bool)
-    for name in UNKNOWABLE_COLUMNS:
+    for name in IMPUTED_INPUTS:
         if name in values:
             unknown |= np.isnan(np.asarray(values[name], dtype=float))
     return unknown

@@ -10,7 +10,7 @@ from typing import Protocol
 
 import numpy as np
 
-from model.contract.columns import UNKNOWABLE_COLUMNS
+from model.estimators.imputation import IMPUTED_INPUTS
 from model.estimators.predictions import BatchPrediction
 from model.recommend.policy import PolicyConfig, PolicyInputs, choose, decide
 from model.rules.derive import Derived, derive
@@ -53,7 +53,7 @@ def assess(recommender: Predictor, values: Mapping, n: int) -> Assessment:
     inputs = policy_inputs(derived, values, prediction.point)
     choice, decided_by = decide(inputs, recommender.policy)
     unknown: list[list[str]] = [[] for _ in range(n)]
-    for name in UNKNOWABLE_COLUMNS:
+    for name in IMPUTED_INPUTS:
         if name in values:
             for i in np.flatnonzero(np.isnan(np.asarray(values[name], dtype=float))).tolist():
                 unknown[i].append(name)

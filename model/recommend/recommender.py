@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from model.contract.columns import UNKNOWABLE_COLUMNS
 from model.contract.patient import values_from_patients
 from model.estimators.fitted import FitOptions, FittedEstimators, fit_estimators
+from model.estimators.imputation import IMPUTED_INPUTS
 from model.estimators.logistic import FittedLogistic, fit_logistic
 from model.estimators.predictions import (
     BatchPrediction,
@@ -66,7 +66,7 @@ class Recommender:
             estimators,
             fit_logistic(design, treatment == "il2"),
             config,
-            {name: input_range(donors[name]) for name in UNKNOWABLE_COLUMNS},
+            {name: input_range(donors[name]) for name in IMPUTED_INPUTS},
             {"n_training_rows": len(typed), "n_complete_rows": len(design), "seed": seed},
         )
 

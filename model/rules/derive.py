@@ -19,22 +19,26 @@ from model.rules.eligibility import CAUTIONS, CONTRAINDICATIONS, evaluate
 from model.rules.logic import Atom, any_of, column, count_true, negate
 from model.rules.pathway import PATHWAY_LINES, PATHWAYS, choose_pathway
 from model.rules.scores import (
+    IMDC_RISK,
     MANCHESTER_HISTOLOGY,
     MSKCC_RISK,
     UPTON_GROUPS,
     count_metastatic_organs,
     is_clear_cell,
     score_caix,
+    score_imdc,
     score_manchester,
     score_mskcc,
     score_upton,
 )
 
-RULES_VERSION = "brief-2026.1"
+RULES_VERSION = "brief-2026.2"  # .2: IMDC (Heng) beside MSKCC
 LIST_SEPARATOR = ";"
 DERIVED_COLUMNS = (
     "mskcc_risk_factors",
     "mskcc_risk",
+    "imdc_risk_factors",
+    "imdc_risk",
     "upton_group",
     "manchester_good_features",
     "manchester_histology",
@@ -58,6 +62,8 @@ class Derived:
     mskcc_risk_factors: np.ndarray
     mskcc_risk: np.ndarray
     mskcc_poor: np.ndarray
+    imdc_risk_factors: np.ndarray
+    imdc_risk: np.ndarray
     upton_group: np.ndarray
     manchester_good_features: np.ndarray
     manchester_favourable: np.ndarray
@@ -86,6 +92,7 @@ def derive(values: Mapping, n_rows: int | None = None) -> Derived:
     factors, risk = score_mskcc(values, n)
     low, high = count_true(*(a.value for a in risk.atoms))
     poor = np.where(low >= 3, 1.0, np.where(high < 3, 0.0, np.nan))
+    imdc_factors, imdc_risk = score_imdc(values, n)
     upton = score_upton(values, n)
     good_features, favourable = score_manchester(values, n)
     caix = score_caix(values, n)
@@ -96,6 +103,7 @@ def derive(values: Mapping, n_rows: int | None = None) -> Derived:
     clear = is_clear_cell(values)
     unknown_parts = [
         (np.isnan(factors.value), factors.atoms),
+        (np.isnan(imdc_factors.value), imdc_factors.atoms),
         (upton.value == -1, upton.atoms),
         (clear & np.isnan(good_features.value), good_features.atoms),
         (np.isnan(favourable.value), favourable.atoms),
@@ -107,6 +115,8 @@ def derive(values: Mapping, n_rows: int | None = None) -> Derived:
         mskcc_risk_factors=factors.value,
         mskcc_risk=risk.value,
         mskcc_poor=poor,
+        imdc_risk_factors=imdc_factors.value,
+        imdc_risk=imdc_risk.value,
         upton_group=upton.value,
         manchester_good_features=good_features.value,
         manchester_favourable=favourable.value,
@@ -151,6 +161,8 @@ def derive_columns(frame: Mapping) -> pd.DataFrame:
     columns = {
         "mskcc_risk_factors": _count(derived.mskcc_risk_factors),
         "mskcc_risk": _labels(derived.mskcc_risk, MSKCC_RISK),
+        "imdc_risk_factors": _count(derived.imdc_risk_factors),
+        "imdc_risk": _labels(derived.imdc_risk, IMDC_RISK),
         "upton_group": _labels(derived.upton_group, UPTON_GROUPS),
         "manchester_good_features": _count(derived.manchester_good_features),
         "manchester_histology": _labels(_code(derived.manchester_favourable), MANCHESTER_HISTOLOGY),

@@ -11,7 +11,7 @@ import numpy as np
 from model.contract.columns import UNKNOWABLE_COLUMNS
 from model.rules.eligibility import CAUTIONS, CONTRAINDICATIONS
 from model.rules.pathway import PATHWAY_LINES, PATHWAYS
-from model.rules.scores import MANCHESTER_HISTOLOGY, MSKCC_RISK, UPTON_GROUPS
+from model.rules.scores import IMDC_RISK, MANCHESTER_HISTOLOGY, MSKCC_RISK, UPTON_GROUPS
 
 if TYPE_CHECKING:  # a type only: the records load without pandas
     from model.rules.derive import Derived
@@ -33,6 +33,8 @@ def derived_records(derived: Derived) -> list[dict[str, object]]:
     columns = {
         "mskcc_risk_factors": numbers(derived.mskcc_risk_factors),
         "mskcc_risk": labels(derived.mskcc_risk, MSKCC_RISK),
+        "imdc_risk_factors": numbers(derived.imdc_risk_factors),
+        "imdc_risk": labels(derived.imdc_risk, IMDC_RISK),
         "upton_group": labels(derived.upton_group, UPTON_GROUPS),
         "manchester_good_features": numbers(derived.manchester_good_features),
         "manchester_histology": [

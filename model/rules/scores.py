@@ -15,6 +15,7 @@ import numpy as np
 from model.rules.logic import Atom, all_of, any_of, column, compare, count_true
 
 MSKCC_RISK = ("favourable", "intermediate", "poor")
+IMDC_RISK = MSKCC_RISK  # the same three groups, by the same counts
 UPTON_GROUPS = ("good", "intermediate", "poor")
 MANCHESTER_HISTOLOGY = ("unfavourable", "favourable")
 CAIX_HIGH_ABOVE_PCT = 85.0
@@ -29,22 +30,25 @@ class Score:
     atoms: tuple[Atom, ...]
 
 
-def _mskcc_group(n_factors: np.ndarray) -> np.ndarray:
-    # MSKCC (Motzer): 0 favourable, 1-2 intermediate, >= 3 poor
+def _risk_group(n_factors: np.ndarray) -> np.ndarray:
+    # MSKCC (Motzer) and IMDC (Heng) alike: 0 favourable, 1-2 intermediate, >= 3 poor
     return np.where(n_factors >= 3, 2, np.where(n_factors >= 1, 1, 0))
 
 
-def mskcc_atoms(values: Mapping, n: int) -> tuple[Atom, ...]:
-    """MSKCC (Motzer): one point each for KPS < 80, LDH > 1.5 x ULN, Hb < LLN,
-    corrected calcium > 10 mg/dL, diagnosis to systemic therapy < 1 year. With
-    Karnofsky unknown, ECOG >= 2 counts as KPS < 80, ECOG 0 does not, ECOG 1 is unknown."""
+def _karnofsky_below_80(values: Mapping, n: int) -> Atom:
+    """KPS < 80; with Karnofsky unknown, ECOG >= 2 counts, ECOG 0 does not, ECOG 1 is
+    unknown (BRIEF "Unknown inputs")."""
     kps = column(values, "karnofsky", n)
     ecog = column(values, "ecog", n)
     from_ecog = np.where(ecog >= 2, 1.0, np.where(ecog == 0, 0.0, np.nan))
-    kps_low = np.where(np.isnan(kps), from_ecog, compare(kps, "<", 80.0))
+    return Atom(np.where(np.isnan(kps), from_ecog, compare(kps, "<", 80.0)), ("karnofsky",))
+
+
+def _shared_factors(values: Mapping, n: int) -> tuple[Atom, ...]:
+    """The factors MSKCC and IMDC share: Hb < LLN, corrected calcium > 10 mg/dL (IMDC's
+    "above the ULN" read with MSKCC's threshold, as the brief does), diagnosis to
+    systemic therapy < 1 year."""
     return (
-        Atom(kps_low, ("karnofsky",)),
-        Atom(compare(column(values, "ldh_uln_ratio", n), ">", 1.5), ("ldh_uln_ratio",)),
         Atom(column(values, "hemoglobin_below_lln", n), ("hemoglobin_below_lln",)),
         Atom(
             compare(column(values, "corrected_calcium_mg_dl", n), ">", 10.0),
@@ -57,15 +61,42 @@ def mskcc_atoms(values: Mapping, n: int) -> tuple[Atom, ...]:
     )
 
 
-def score_mskcc(values: Mapping, n: int) -> tuple[Score, Score]:
-    """MSKCC risk-factor count (NaN when unknown) and risk group code (0 favourable,
+def mskcc_atoms(values: Mapping, n: int) -> tuple[Atom, ...]:
+    """MSKCC (Motzer): one point each for KPS < 80, LDH > 1.5 x ULN, Hb < LLN,
+    corrected calcium > 10 mg/dL, diagnosis to systemic therapy < 1 year."""
+    ldh = Atom(compare(column(values, "ldh_uln_ratio", n), ">", 1.5), ("ldh_uln_ratio",))
+    return (_karnofsky_below_80(values, n), ldh, *_shared_factors(values, n))
+
+
+def imdc_atoms(values: Mapping, n: int) -> tuple[Atom, ...]:
+    """IMDC (Heng): one point each for KPS < 80, diagnosis to systemic therapy < 1 year,
+    Hb < LLN, corrected calcium > 10 mg/dL, neutrophils > ULN, platelets > ULN."""
+    return (
+        _karnofsky_below_80(values, n),
+        *_shared_factors(values, n),
+        Atom(column(values, "neutrophils_above_uln", n), ("neutrophils_above_uln",)),
+        Atom(column(values, "platelets_above_uln", n), ("platelets_above_uln",)),
+    )
+
+
+def _risk_score(atoms: tuple[Atom, ...]) -> tuple[Score, Score]:
+    """Risk-factor count (NaN when unknown) and risk group code (0 favourable,
     1 intermediate, 2 poor, -1 when the unknown factors could change the group)."""
-    atoms = mskcc_atoms(values, n)
     low, high = count_true(*(a.value for a in atoms))
     count = np.where(low == high, low.astype(float), np.nan)
-    group_low, group_high = _mskcc_group(low), _mskcc_group(high)
+    group_low, group_high = _risk_group(low), _risk_group(high)
     group = np.where(group_low == group_high, group_low, -1)
     return Score(count, atoms), Score(group, atoms)
+
+
+def score_mskcc(values: Mapping, n: int) -> tuple[Score, Score]:
+    """MSKCC (Motzer) risk-factor count 0-5 and risk group (see ``_risk_score``)."""
+    return _risk_score(mskcc_atoms(values, n))
+
+
+def score_imdc(values: Mapping, n: int) -> tuple[Score, Score]:
+    """IMDC (Heng) risk-factor count 0-6 and risk group (see ``_risk_score``)."""
+    return _risk_score(imdc_atoms(values, n))
 
 
 def is_clear_cell(values: Mapping) -> np.ndarray:

@@ -25,6 +25,8 @@ ACTION_FOR_INPUT = {
     "fev1_pct_predicted": "lung function tests",
     "cardiac_stress_abnormal": "stress echocardiogram",
     "cardiac_disease": "cardiac history review",
+    "neutrophils_above_uln": "blood tests: neutrophils",
+    "platelets_above_uln": "blood tests: platelets",
 }
 
 

@@ -137,8 +137,10 @@ function render(answer, curves) {
     + (el.contraindications_unknown.length ? `<p>Not yet known: ${tags(el.contraindications_unknown, "unknown")}</p>` : "")
     + `<p>Cautions: ${tags(el.cautions, "caution") || "none"}</p>`
     + (answer.warnings.length ? `<p>Warnings: ${answer.warnings.join("; ")}</p>` : "");
-  const pw = answer.pathway;
-  $("pathway").innerHTML = [["branch", pw.branch || "unknown"], ["first line", pw.first_line], ["second line", pw.second_line], ["third line", pw.third_line]]
+  const pw = answer.pathway, dv = answer.derived;
+  const risk = (group, factors) => `${group || "unknown"} (${factors === null ? "factors not all known" : `${factors} factor${factors === 1 ? "" : "s"}`})`;
+  $("pathway").innerHTML = [["MSKCC risk", risk(dv.mskcc_risk, dv.mskcc_risk_factors)], ["IMDC risk", risk(dv.imdc_risk, dv.imdc_risk_factors)],
+    ["branch", pw.branch || "unknown"], ["first line", pw.first_line], ["second line", pw.second_line], ["third line", pw.third_line]]
     .filter(([, v]) => v).map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join("")
     + (answer.needed_inputs.length ? `<dt>needed inputs</dt><dd>${answer.needed_inputs.join(", ")}</dd>` : "");
   $("changes").innerHTML = answer.what_would_change.length

@@ -84,6 +84,8 @@ def test_tumour_board_page_end_to_end(service, page, tmp_path):
     for i in range(4):
         assert len(curves.nth(i).get_attribute("d")) > 200  # a drawn curve, not a stub
     assert "Contraindications" in page.inner_text("#eligibility")
+    shown = page.inner_text("#pathway")  # both prognostic scores, as the answer gives them
+    assert "MSKCC risk" in shown and "IMDC risk" in shown
     assert "checkpoint-inhibitor" in page.inner_text("#answer-scope")
     page.screenshot(path=str(tmp_path / "answer.png"), full_page=True)
     page.emulate_media(media="print")
