@@ -130,16 +130,30 @@ def recommend_requests(port: int, patients: list[dict]) -> list[bytes]:
     ]
 
 
-def in_process_p50_ms(tracking_uri: str, patients: list[dict]) -> float:
-    from model.recommend.pyfunc import load_recommender
-
-    recommender = load_recommender("models:/il2select@champion", tracking_uri)
-    times = []
-    for i in range(1000):
+def in_process_p50_ms(recommender, patients: list[dict], duration_s: float) -> float:
+    """``recommend_one`` over the patients, one after another, for ``duration_s``."""
+    times, i, end = [], 0, time.perf_counter() + duration_s
+    while time.perf_counter() < end:
         start = time.perf_counter()
         recommender.recommend_one(patients[i % len(patients)])
         times.append(time.perf_counter() - start)
+        i += 1
     return float(np.median(times)) * 1e3
+
+
+def serving_overhead_ms(
+    port: int, requests: list[bytes], recommender, patients: list[dict], rounds: int = 6
+) -> tuple[float, float, list[float]]:
+    """What serving adds to the model's own time: ``rounds`` alternations of 2 s of
+    ``/recommend`` at concurrency 1 and 2 s of the same patients in process, the median of
+    each round's p50 difference (the machine's drift falls on both sides of a round).
+    Returns (median served p50, median in-process p50, the rounds' differences)."""
+    served, inproc = [], []
+    for _ in range(rounds):
+        served.append(run_load(HOST, port, requests, duration_s=2).percentile_ms(50))
+        inproc.append(in_process_p50_ms(recommender, patients, 2))
+    gaps = [a - b for a, b in zip(served, inproc, strict=True)]
+    return float(np.median(served)), float(np.median(inproc)), gaps
 
 
 def bench(tracking_uri: str, sustained_s: float, phase_s: float, workers: int) -> list[tuple]:
@@ -249,7 +263,11 @@ def bench(tracking_uri: str, sustained_s: float, phase_s: float, workers: int) -
         rss_after = sum(svc.worker_rss_mib())
         rows.append(("sustained", sustained, rss_before, rss_after, max(svc.worker_rss_mib())))
         rows.append(("cold", cli.cold_start_s, svc.cold_start_s))
-        rows.append(("inproc", in_process_p50_ms(tracking_uri, patients)))
+        console.print("serving overhead: /recommend and recommend_one in process, alternated …")
+        from model.recommend.pyfunc import load_recommender
+
+        recommender = load_recommender("models:/il2select@champion", tracking_uri)
+        rows.append(("inproc", *serving_overhead_ms(svc.port, rec, recommender, patients)))
     finally:
         svc.stop()
         mlf.stop()
@@ -275,7 +293,8 @@ def report(rows: list[tuple]) -> bool:
     }
     rec1, rec16 = latency["il2select /recommend"]
     mlf1, mlf16 = latency["mlflow models serve /invocations"]
-    ((_, inproc),) = [r for r in rows if r[0] == "inproc"]
+    ((_, served_p50, inproc, gaps),) = [r for r in rows if r[0] == "inproc"]
+    overhead = float(np.median(gaps))
     checks = []
     for name, (one, sixteen) in latency.items():
         ratio = sixteen.rate / mlf16.rate if mlf16.rate else float("nan")
@@ -284,7 +303,7 @@ def report(rows: list[tuple]) -> bool:
             parts = {
                 "≥10× mlflow": ratio >= 10,
                 # what serving adds to the model's own time (HTTP, guard, audit, JSON)
-                "p50 − in-process p50 ≤ 1.5": one.percentile_ms(50) - inproc <= 1.5,
+                "p50 − in-process p50 ≤ 1.5 (alternated)": overhead <= 1.5,
                 "p99 < 30": one.percentile_ms(99) < 30,
             }
             ok = all(parts.values())
@@ -350,7 +369,26 @@ def report(rows: list[tuple]) -> bool:
     ok = inproc < 3
     checks.append(ok)
     table.add_row(
-        "recommend_one in process", f"{inproc:.2f}", "", "", "", "", "", "< 3 ms", _mark(ok)
+        "recommend_one in process (alternated with /recommend)",
+        f"{inproc:.2f}",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "< 3 ms",
+        _mark(ok),
+    )
+    table.add_row(
+        f"/recommend p50 minus in process, 6 rounds: {', '.join(f'{g:.2f}' for g in gaps)}",
+        f"{overhead:.2f}",
+        "",
+        "",
+        "",
+        "",
+        "",
+        f"≤ 1.5 ms (served p50 {served_p50:.2f})",
+        "",
     )
     console.print(table)
     console.print(
