@@ -57,10 +57,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = MAX_BODY_BYTES
     max_patients: int = MAX_PATIENTS
 
-    @field_validator("project_dir")
+    @field_validator("project_dir", "tokens_file", "audit_db")
     @classmethod
-    def _absolute(cls, folder: Path) -> Path:
-        return folder.expanduser().resolve()
+    def _absolute(cls, path: Path | None) -> Path | None:
+        """Absolute at once: ``serve`` hands them to a worker that may start elsewhere."""
+        return None if path is None else path.expanduser().resolve()
 
     @property
     def tracking_uri(self) -> str:

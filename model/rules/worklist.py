@@ -68,7 +68,11 @@ def build_worklist(triaged: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(
         {
             "patient_id": ids.to_numpy(),
-            "manchester_pathway": triaged["manchester_pathway"].to_numpy(),
+            # an unknown branch is said so, not printed as a missing value
+            "manchester_pathway": triaged["manchester_pathway"]
+            .astype(object)
+            .fillna("unknown")
+            .to_numpy(),
             "actions": ["; ".join(a) for a in actions],
         }
     )

@@ -57,14 +57,41 @@ def clean_env(**extra: str) -> dict:
 
 
 def run_cli(env: dict, cwd: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "il2select", *args],
-        capture_output=True,
+    """``il2select ARGS`` to completion. On a timeout the command and everything it started
+    is killed (``serve`` becomes BentoML, whose workers run in sessions of their own)."""
+    command = [sys.executable, "-m", "il2select", *args]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         cwd=cwd,
         env=env,
-        timeout=timeout,
     )
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_family(process.pid)
+        process.communicate()
+        raise
+    return subprocess.CompletedProcess(command, process.returncode, out, err)
+
+
+def kill_family(pid: int, sig: int = signal.SIGKILL) -> None:
+    """Signal a process and every process it started, and wait for them."""
+    import psutil
+
+    try:
+        family = [psutil.Process(pid)]
+        family += family[0].children(recursive=True)
+    except psutil.NoSuchProcess:
+        return
+    for member in family:
+        try:
+            member.send_signal(sig)
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(family, timeout=30)
 
 
 @pytest.fixture(scope="session")
@@ -169,19 +196,7 @@ class Server:
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """Signal the server and every process it started (circus puts each worker in a
         session of its own, so a process-group kill would miss them)."""
-        import psutil
-
-        try:
-            family = [psutil.Process(self.process.pid)]
-            family += family[0].children(recursive=True)
-        except psutil.NoSuchProcess:
-            family = []
-        for member in family:
-            try:
-                member.send_signal(sig)
-            except psutil.NoSuchProcess:
-                pass
-        psutil.wait_procs(family, timeout=30)
+        kill_family(self.process.pid, sig)
         self.process.wait(timeout=30)
 
 

@@ -8,7 +8,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 
@@ -22,6 +21,7 @@ from tests.integration.service_fixtures import (  # noqa: F401  (fixtures)
     REPO,
     champion_tracking_uri,
     free_port,
+    run_cli,
     start_server,
 )
 
@@ -29,14 +29,8 @@ CONCURRENCY = 16
 
 
 def serve(*args: str, env: dict, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "il2select", "serve", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        timeout=timeout,
-    )
+    """``il2select serve ARGS`` expected to exit; a server it starts instead is killed."""
+    return run_cli(env, REPO, "serve", *args, timeout=timeout)
 
 
 def test_refuses_a_public_address_without_tokens(tmp_path, champion_tracking_uri):
