@@ -125,7 +125,8 @@ def evaluate(
     uri = model_uri or settings.champion_uri
     recommender = _load_or_exit(uri)
     hold = holdout_cohort(n, seed)
-    evaluation = run_evaluation(recommender, hold)
+    cytokine = holdout_cohort(n, seed, era="cytokine")
+    evaluation = run_evaluation(recommender, hold, other_eras={"cytokine": cytokine})
     paths = write_tables(evaluation, hold, out_dir)
     with training_run(settings, "evaluate") as run:
         mlflow.log_params({"model_uri": uri, "holdout_n": n, "holdout_seed": seed})
@@ -138,7 +139,11 @@ def evaluate(
         if not key.startswith("eligible_"):
             table.add_row(key, f"{value:.4f}")
     out.print(table)
-    out.print(evaluation.policies.round(2).to_string())
+    from il2select.views import policy_value_view, tradeoff_view
+
+    for era, policies in evaluation.policies_by_era.items():
+        out.print(policy_value_view(policies, f"policy value, {era} era (per 1,000 patients)"))
+        out.print(tradeoff_view(evaluation.sweep_by_era[era], f"trade-off table, {era} era"))
     out.print(f"plots and tables: {', '.join(str(p) for p in paths.values())}")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from enum import Enum
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
@@ -18,7 +19,11 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from data.synthetic.targets import DEFAULT_ERA, ERAS
 from il2select.progress import new_progress
+
+Era = Enum("Era", {name: name for name in ERAS}, type=str)
+DEFAULT = Era(DEFAULT_ERA)
 
 
 @lru_cache(maxsize=1)
@@ -47,6 +52,7 @@ def synth(
     observed: Annotated[bool, typer.Option(help="observed view: one treatment each")] = False,
     params: Annotated[Path | None, typer.Option(help="parameter file")] = None,
     workers: Annotated[int, typer.Option(help="blocks generated concurrently")] = 2,
+    era: Annotated[Era, typer.Option(help="treatment era: what follows progression")] = DEFAULT,
 ) -> None:
     """Generate a synthetic cohort (streamed to disk block by block)."""
     from data.synthetic.params import load_parameters
@@ -54,7 +60,7 @@ def synth(
 
     parameters = load_parameters(params)
     with _progress() as bar:
-        task = bar.add_task(f"synth seed {seed}", total=n)
+        task = bar.add_task(f"synth seed {seed}, {era.value} era", total=n)
         write_cohort(
             out,
             n,
@@ -63,8 +69,12 @@ def synth(
             observed,
             workers,
             progress=lambda rows: bar.advance(task, rows),
+            era=era.value,
         )
-    _console().print(f"wrote {n:,} patients to {out} (parameters version {parameters.version})")
+    _console().print(
+        f"wrote {n:,} patients of the {era.value} era to {out} "
+        f"(parameters version {parameters.version})"
+    )
 
 
 def synth_report(
@@ -73,52 +83,68 @@ def synth_report(
     n: Annotated[int, typer.Option(help="without --cohort: patients per seed")] = 200_000,
     seeds: Annotated[str, typer.Option(help="without --cohort: seeds, e.g. 1-10")] = "1",
     targets: Annotated[Path | None, typer.Option(help="targets file")] = None,
+    era: Annotated[
+        list[Era] | None,
+        typer.Option(help="era(s) to report; a --cohort file is of one era (default: both)"),
+    ] = None,
 ) -> None:
-    """Evaluate every target on a cohort (or fresh cohorts of several seeds) and write
-    an HTML report with Kaplan–Meier curves."""
-    from data.synthetic.cohort import simulate_cohort
+    """Evaluate every target on a cohort (or fresh cohorts of several seeds, in each era)
+    and write an HTML report with Kaplan–Meier curves."""
     from data.synthetic.report import target_table, with_derived_columns, write_report
     from data.synthetic.targets import load_targets
     from data.synthetic.writer import read_cohort
 
     target_set = load_targets(targets)
+    eras = [e.value for e in era] if era else list(ERAS)
     if cohort is not None:
+        if len(eras) != 1:
+            eras = [DEFAULT_ERA]
         frame = with_derived_columns(read_cohort(cohort))
-        table = target_table(frame, target_set)
-        _print_table(table, f"targets on {cohort}")
+        table = target_table(frame, target_set.in_era(eras[0]))
+        _print_table(table, f"targets of the {eras[0]} era on {cohort}")
         path = write_report(frame, table, out, title=f"Synthetic cohort report: {cohort.name}")
         _console().print(f"report: {path}")
         return
-    tables, first = [], None
-    with _progress() as bar:
-        task = bar.add_task(f"{n:,} patients x seeds {seeds}", total=len(_parse_seeds(seeds)))
-        for s in _parse_seeds(seeds):
-            frame = simulate_cohort(n, s)
-            tables.append(target_table(frame, target_set).assign(seed=s))
-            first = frame if first is None else first
-            bar.advance(task)
-    long = pd.concat(tables, ignore_index=True)
+    long = _seed_tables(target_set, eras, n, _parse_seeds(seeds), out)
     summary = seeds_summary(long)
-    _print_table(tables[0], f"targets, seed {tables[0].seed.iat[0]}")
     _print_summary(summary)
-    Path(out).mkdir(parents=True, exist_ok=True)
     long.to_csv(Path(out) / "targets_by_seed.csv", index=False)
     summary.to_csv(Path(out) / "seeds_summary.csv", index=False)
-    path = write_report(
-        first,
-        tables[0],
-        out,
-        title=f"Synthetic cohort report: n = {n:,}, "
-        f"seed {tables[0].seed.iat[0]} (summary of seeds {seeds} in "
-        "seeds_summary.csv)",
-        summary=summary,
-    )
-    _console().print(f"report: {path}")
+    _console().print(f"report: {Path(out) / 'index.html'}")
+
+
+def _seed_tables(target_set, eras: list[str], n: int, seeds: list[int], out: Path):
+    """Every era's targets on fresh cohorts of each seed; one report folder per era
+    (``out/<era>/``, KM figures of the first seed) linked from ``out/index.html``."""
+    from data.synthetic.cohort import simulate_cohort
+    from data.synthetic.report import target_table, write_era_index, write_report
+
+    tables = []
+    with _progress() as bar:
+        task = bar.add_task(f"{n:,} patients x {len(seeds)} seeds x {len(eras)} eras")
+        bar.update(task, total=len(seeds) * len(eras))
+        for name in eras:
+            for i, s in enumerate(seeds):
+                frame = simulate_cohort(n, s, era=name)
+                table = target_table(frame, target_set.in_era(name)).assign(era=name, seed=s)
+                tables.append(table)
+                if i == 0:
+                    _print_table(table, f"targets of the {name} era, seed {s}")
+                    write_report(
+                        frame,
+                        table,
+                        Path(out) / name,
+                        title=f"Synthetic cohort report, {name} era: n = {n:,}, seed {s} "
+                        f"(summary over seeds in ../seeds_summary.csv)",
+                    )
+                bar.advance(task)
+    write_era_index(Path(out), eras, n, seeds)
+    return pd.concat(tables, ignore_index=True)
 
 
 def seeds_summary(long: pd.DataFrame) -> pd.DataFrame:
     """Per target over seeds: value range, worst margin in SEs, met in every seed."""
-    grouped = long.groupby("id", sort=False)
+    grouped = long.groupby(["era", "id"], sort=False)
     return pd.DataFrame(
         {
             "kind": grouped.kind.first(),
@@ -199,11 +225,12 @@ def _print_table(table: pd.DataFrame, title: str) -> None:
 
 
 def _print_summary(summary: pd.DataFrame) -> None:
-    view = Table(title="over seeds: worst margin per target")
-    for name in ("target", "kind", "min", "max", "accept", "worst margin SE", "met all"):
+    view = Table(title="over seeds: worst margin per target, in its era")
+    for name in ("era", "target", "kind", "min", "max", "accept", "worst margin SE", "met all"):
         view.add_column(name)
     for r in summary.itertuples():
         view.add_row(
+            r.era,
             r.id,
             r.kind,
             f"{r.min_value:.4g}",

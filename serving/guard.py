@@ -12,7 +12,9 @@ from model.settings import get_settings
 from serving.auth import TokenStore, load_tokens
 from serving.problems import RequestProblem, check_patient, check_patient_list, too_large
 
-PUBLIC_PATHS = frozenset({"/", "/livez", "/readyz", "/healthz", "/favicon.ico"})
+PUBLIC_PATHS = frozenset(
+    {"/", "/livez", "/readyz", "/healthz", "/favicon.ico", "/model/card"}  # card: no patient data
+)
 PUBLIC_PREFIXES = ("/static/",)
 SINGLE_PATIENT_ROUTES = frozenset({"/recommend", "/survival"})
 PATIENT_LIST_ROUTES = frozenset({"/predict", "/triage"})

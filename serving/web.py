@@ -1,5 +1,6 @@
 """The Starlette app mounted beside the BentoML APIs: the tumour-board page at ``/``, its
-static files, and ``GET /model`` (BentoML APIs are POST only)."""
+static files, ``GET /model`` and the model card ``GET /model/card`` (BentoML APIs are POST
+only)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -25,11 +26,29 @@ async def model_info(_: Request) -> Response:
     return JSONResponse(info.model_dump(mode="json"))
 
 
+async def model_card(_: Request) -> Response:
+    """The champion's model card: public like the page (it holds no patient data, and a
+    reviewer of a recommendation must be able to read its basis)."""
+    import bentoml
+
+    card = bentoml.get_current_service().champion.card
+    if card is None:
+        return JSONResponse(
+            {
+                "error": "the champion has no model card: it was trained before cards "
+                "existed; retrain it with `il2select train`"
+            },
+            status_code=404,
+        )
+    return HTMLResponse(card, headers={"cache-control": "no-cache"})
+
+
 def create_web_app() -> Starlette:
     return Starlette(
         routes=[
             Route("/", index, methods=["GET"]),
             Route("/model", model_info, methods=["GET"]),
+            Route("/model/card", model_card, methods=["GET"]),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ]
     )

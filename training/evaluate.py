@@ -13,40 +13,58 @@ import pandas as pd
 
 from data.synthetic.cohort import simulate_cohort
 from data.synthetic.report import target_table
-from data.synthetic.targets import load_targets
+from data.synthetic.targets import DEFAULT_ERA, load_targets
 from model.contract.columns import FEATURE_COLUMNS
 from model.contract.tables import validate_table
-from model.recommend.assessment import policy_inputs
+from model.recommend.decision import policy_inputs
 from model.recommend.recommender import Recommender
 from model.rules.derive import derive
-from training.metrics import CLASSIFIERS, classifier_metrics, survival_metrics
+from training.metrics import (
+    CLASSIFIERS,
+    classifier_metrics,
+    coverage_table,
+    pattern_bias,
+    survival_metrics,
+)
 from training.policy_value import (
+    MEASURES,
     POLICIES,
     assignments,
     outcomes_under,
-    paired_difference,
-    summarise,
+    policy_value_table,
     sweep,
 )
 
 SWEEP_GRID = np.round(np.arange(0.0, 0.1001, 0.005), 3)
+TOXICITY_GRID = (0.15, 0.20, 0.25, 0.30)
 
 
 @dataclass
 class Evaluation:
     metrics: dict[str, float]
-    policies: pd.DataFrame
-    sweep: pd.DataFrame
+    policies: pd.DataFrame  # the default (targeted) era's policy-value table
+    sweep: pd.DataFrame  # the trade-off table over both thresholds (targeted era)
     predictions: pd.DataFrame
     figures: dict[str, Path] = field(default_factory=dict)
+    policies_by_era: dict[str, pd.DataFrame] = field(default_factory=dict)
+    sweep_by_era: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
-def holdout_cohort(n: int, seed: int) -> pd.DataFrame:
-    """A fresh synthetic cohort with potential outcomes and truth."""
-    return simulate_cohort(n, seed).reset_index(drop=True)
+def holdout_cohort(n: int, seed: int, era: str = DEFAULT_ERA) -> pd.DataFrame:
+    """A fresh synthetic cohort with potential outcomes and truth (the same patients in
+    every era: only survival after progression differs)."""
+    return simulate_cohort(n, seed, era=era).reset_index(drop=True)
 
 
-def evaluate(recommender: Recommender, hold: pd.DataFrame, seed: int = 0) -> Evaluation:
+def evaluate(
+    recommender: Recommender,
+    hold: pd.DataFrame,
+    seed: int = 0,
+    other_eras: dict[str, pd.DataFrame] | None = None,
+) -> Evaluation:
+    """Metrics against the truth of ``hold`` (the default era), and the policy value of
+    five policies in the default era and in each of ``other_eras`` (hold-outs of the same
+    patients, generated for another era: the predictions do not depend on the era)."""
     typed = validate_table(hold[list(FEATURE_COLUMNS)]).typed
     pred = recommender.predict_frame(typed)
     eligible = hold["il2_eligible"].to_numpy(dtype=bool)
@@ -54,31 +72,44 @@ def evaluate(recommender: Recommender, hold: pd.DataFrame, seed: int = 0) -> Eva
         **classifier_metrics(pred, hold, np.ones(len(hold), dtype=bool)),
         **classifier_metrics(pred, hold, eligible, prefix="eligible_"),
         **survival_metrics(pred, hold),
+        **pattern_bias(pred, hold),
     }
     values = {k: typed[k].to_numpy() for k in typed.columns}
-    inputs = policy_inputs(derive(values, len(typed)), values, pred)
-    given = assignments(hold, inputs, recommender.policy)
-    outcomes = {name: outcomes_under(hold, given[name]) for name in POLICIES}
-    policies = pd.DataFrame({name: summarise(outcomes[name]) for name in POLICIES}).T
-    rng = np.random.default_rng(seed)
-    diff, lo, hi = paired_difference(
-        outcomes["recommender"]["durable_cr"], outcomes["manchester"]["durable_cr"], rng
+    inputs = policy_inputs(
+        derive(values, len(typed)), values, pred, pred["diff_p_durable_cr_lo"].to_numpy()
     )
-    metrics.update(
-        {
-            "policy_durable_cr_gain_vs_manchester_per_1000": diff,
-            "policy_durable_cr_gain_vs_manchester_lo": lo,
-            "policy_durable_cr_gain_vs_manchester_hi": hi,
-            "policy_durable_cr_gap_to_oracle_per_1000": policies.loc[
-                "oracle", "durable_cr_per_1000"
-            ]
-            - policies.loc["recommender", "durable_cr_per_1000"],
-        }
+    holds = {DEFAULT_ERA: hold, **(other_eras or {})}
+    tables, sweeps = {}, {}
+    for era, cohort in holds.items():
+        given = assignments(cohort, inputs, recommender.policy)
+        outcomes = {name: outcomes_under(cohort, given[name]) for name in POLICIES}
+        tables[era] = policy_value_table(outcomes, np.random.default_rng(seed))
+        sweeps[era] = sweep(cohort, inputs, recommender.policy, SWEEP_GRID, TOXICITY_GRID)
+        prefix = "policy_" if era == DEFAULT_ERA else f"policy_{era}_"
+        for name in POLICIES:
+            for column, value in tables[era].loc[name].items():
+                metrics[f"{prefix}{name}_{column}"] = float(value)
+    policies = tables[DEFAULT_ERA]
+    metrics |= {f"policy_{k}": float(v) for k, v in recommender.policy.as_dict().items()}
+    for era, table in tables.items():
+        prefix = "policy_" if era == DEFAULT_ERA else f"policy_{era}_"
+        for column in MEASURES:  # recommender minus Manchester, paired interval
+            row = table.loc["manchester"]
+            metrics[f"{prefix}gain_vs_manchester_{column}"] = -float(row[f"diff_{column}"])
+            metrics[f"{prefix}gain_vs_manchester_{column}_lo"] = -float(row[f"diff_{column}_hi"])
+            metrics[f"{prefix}gain_vs_manchester_{column}_hi"] = -float(row[f"diff_{column}_lo"])
+    metrics["policy_durable_cr_gap_to_oracle_per_1000"] = (
+        policies.loc["oracle", "durable_cr_per_1000"]
+        - policies.loc["recommender", "durable_cr_per_1000"]
     )
-    for name in POLICIES:
-        for column, value in policies.loc[name].items():
-            metrics[f"policy_{name}_{column}"] = float(value)
-    return Evaluation(metrics, policies, sweep(hold, inputs, recommender.policy, SWEEP_GRID), pred)
+    return Evaluation(
+        metrics,
+        policies,
+        sweeps[DEFAULT_ERA],
+        pred,
+        policies_by_era=tables,
+        sweep_by_era=sweeps,
+    )
 
 
 def log_evaluation(
@@ -100,14 +131,17 @@ def log_evaluation(
 def write_tables(evaluation: Evaluation, hold: pd.DataFrame, folder: Path) -> dict[str, Path]:
     """Figures, the policy values, the threshold sweep and the hold-out's target table."""
     paths = write_figures(evaluation, hold, folder)
-    paths |= {
-        "policy_value": folder / "policy_value.csv",
-        "threshold_sweep": folder / "threshold_sweep.csv",
-        "synthetic_targets": folder / "synthetic_targets.csv",
-    }
-    evaluation.policies.to_csv(paths["policy_value"])
-    evaluation.sweep.to_csv(paths["threshold_sweep"], index=False)
-    target_table(hold, load_targets()).to_csv(paths["synthetic_targets"], index=False)
+    paths |= {"synthetic_targets": folder / "synthetic_targets.csv"}
+    for era, table in evaluation.policies_by_era.items():
+        paths[f"policy_value_{era}"] = folder / f"policy_value_{era}.csv"
+        table.to_csv(paths[f"policy_value_{era}"])
+        paths[f"tradeoff_{era}"] = folder / f"tradeoff_{era}.csv"
+        evaluation.sweep_by_era[era].to_csv(paths[f"tradeoff_{era}"], index=False)
+    paths["coverage"] = folder / "coverage.csv"
+    coverage_table(evaluation.metrics).to_csv(paths["coverage"], index=False)
+    target_table(hold, load_targets().in_era(DEFAULT_ERA)).to_csv(
+        paths["synthetic_targets"], index=False
+    )
     return paths
 
 
@@ -146,6 +180,7 @@ def write_figures(evaluation: Evaluation, hold: pd.DataFrame, folder: Path) -> d
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(8, 5))
     sw = evaluation.sweep
+    sw = sw[np.isclose(sw["max_p_toxicity"], evaluation.metrics["policy_max_p_toxicity"])]
     x = sw["min_durable_gain"]
     ax.plot(x, sw["durable_cr_per_1000"], "o-", label="durable CR per 1,000")
     ax.plot(x, sw["il2_courses_per_1000"] / 10, "s-", label="IL-2 courses per 10,000")

@@ -16,6 +16,11 @@ GATED_CLASSIFIERS = (
     "il2_p_severe_cardiac_toxicity",
 )
 GATED_SURVIVAL = ("il2_os", "il2_pfs", "tki_os", "tki_pfs")
+# policy value against the fair Manchester comparator, on the targeted-era hold-out
+DURABLE_CR_MARGIN = -1.0  # per 1,000: the lower bound of recommender - Manchester above it
+RMST_MARGIN_MONTHS = (
+    -0.5
+)  # two weeks of the first five years: the RMST60 gain's lower bound above it
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,39 @@ def gate_synthetic(metrics: dict[str, float], champion: dict[str, float] | None)
         c, truth = metrics[f"{name}_c_index"], metrics[f"{name}_c_index_truth"]
         if c < truth - GATE_C_INDEX_SLACK:
             failures.append(f"{name} C-index {c:.3f} < truth {truth:.3f} - {GATE_C_INDEX_SLACK}")
+    failures += policy_failures(metrics)
     return GateResult(not failures, failures or ["every synthetic hold-out check passed"])
+
+
+def policy_failures(metrics: dict[str, float]) -> list[str]:
+    """The policy must do no worse than the Manchester pathway: durable complete remissions
+    (lower bound of the difference above -1 per 1,000), no more IL-2 courses and no more
+    severe cardiac events (point estimates), and RMST to 60 months (lower bound of the
+    difference above -0.5 month: two weeks of the first five years)."""
+    key = "policy_gain_vs_manchester_"
+    if f"{key}durable_cr_per_1000_lo" not in metrics:
+        return []
+    failures = []
+    lo = metrics[f"{key}durable_cr_per_1000_lo"]
+    if lo <= DURABLE_CR_MARGIN:
+        failures.append(
+            f"durable CRs vs Manchester: lower bound {lo:+.2f} per 1,000 not above "
+            f"{DURABLE_CR_MARGIN:+.0f}"
+        )
+    for column, what in (
+        ("il2_courses_per_1000", "IL-2 courses"),
+        ("cardiac_events_per_1000", "severe cardiac events"),
+    ):
+        more = metrics[f"{key}{column}"]
+        if more > 0:
+            failures.append(f"{what} vs Manchester: {more:+.2f} per 1,000 (more than Manchester)")
+    rmst = metrics[f"{key}rmst60_months_lo"]
+    if rmst <= RMST_MARGIN_MONTHS:
+        failures.append(
+            f"RMST60 vs Manchester: lower bound {rmst:+.2f} months not above "
+            f"{RMST_MARGIN_MONTHS:+.1f}"
+        )
+    return failures
 
 
 def gate_real(metrics: dict[str, float]) -> GateResult:

@@ -7,7 +7,7 @@ import pandas as pd
 from lifelines.utils import concordance_index
 from sklearn.metrics import roc_auc_score
 
-from model.contract.columns import DURABLE_MONTHS
+from model.contract.columns import DURABLE_MONTHS, SURVIVAL_HORIZONS_MONTHS
 from model.estimators.logistic import fit_logistic
 
 N_BINS = 10
@@ -113,9 +113,62 @@ def survival_metrics(pred: pd.DataFrame, hold: pd.DataFrame) -> dict[str, float]
             p = pred[f"{strategy}_{endpoint}_at_{month}_months"].to_numpy()
             t = hold[f"{strategy}_true_{endpoint}_at_{month}_months"].to_numpy()
             out[f"{name}_{month}m_max_decile_gap"] = float(decile_gaps(-p, p, t).max())
-        lo = pred[f"{strategy}_{endpoint}_at_60_months_lo"].to_numpy()
-        hi = pred[f"{strategy}_{endpoint}_at_60_months_hi"].to_numpy()
-        t60 = hold[f"{strategy}_true_{endpoint}_at_60_months"].to_numpy()
-        out[f"{name}_60m_coverage"] = float(np.mean((lo <= t60) & (t60 <= hi)))
-        out[f"{name}_60m_median_width"] = float(np.median(hi - lo))
+        for month in SURVIVAL_HORIZONS_MONTHS:
+            key = f"{strategy}_{endpoint}_at_{month}_months"
+            covered, width = _covers(pred, key, hold[f"{strategy}_true_{key[4:]}"].to_numpy())
+            out[f"{name}_{month}m_coverage"], out[f"{name}_{month}m_median_width"] = covered, width
+        key = f"{strategy}_median_{endpoint}_months"
+        truth = hold[f"{strategy}_true_median_{endpoint}_months"].to_numpy()
+        out[f"{name}_median_coverage"], out[f"{name}_median_median_width"] = _covers(
+            pred, key, truth
+        )
     return out
+
+
+def _covers(pred: pd.DataFrame, key: str, truth: np.ndarray) -> tuple[float, float]:
+    """Share of rows whose interval ``key_lo``-``key_hi`` holds the truth (an infinite
+    bound holds an infinite truth), and the median width of the finite intervals."""
+    lo, hi = pred[f"{key}_lo"].to_numpy(), pred[f"{key}_hi"].to_numpy()
+    covered = (lo <= truth) & (truth <= hi)
+    finite = np.isfinite(hi) & np.isfinite(lo)
+    width = float(np.median(hi[finite] - lo[finite])) if finite.any() else float("nan")
+    return float(np.mean(covered)), width
+
+
+def coverage_table(metrics: dict[str, float]) -> pd.DataFrame:
+    """Every interval's coverage of the truth (and median width), one row per quantity."""
+    rows = [
+        {
+            "quantity": key[: -len("_coverage")],
+            "coverage": value,
+            "median_width": metrics.get(key.replace("_coverage", "_median_width"), np.nan),
+        }
+        for key, value in metrics.items()
+        if key.endswith("_coverage") and not key.startswith("eligible_")
+    ]
+    return pd.DataFrame(rows)
+
+
+def pattern_bias(
+    pred: pd.DataFrame, hold: pd.DataFrame, min_patients: int = 1000
+) -> dict[str, float]:
+    """Mean predicted minus mean true P(cure) in every covariate pattern of the generator
+    (the discrete covariates its truth depends on) holding at least ``min_patients``: the
+    largest absolute bias, and how many patterns were judged."""
+    from data.synthetic.outcome_model import covariate_frame, pattern_index
+
+    inverse, _ = pattern_index(covariate_frame(hold))
+    frame = pd.DataFrame(
+        {
+            "pattern": inverse,
+            "bias": pred["il2_p_cure"].to_numpy() - hold["il2_true_p_cure"].to_numpy(),
+        }
+    )
+    groups = frame.groupby("pattern")["bias"].agg(["mean", "size"])
+    judged = groups[groups["size"] >= min_patients]
+    return {
+        "il2_p_cure_max_pattern_bias": float(judged["mean"].abs().max())
+        if len(judged)
+        else float("nan"),
+        "il2_p_cure_patterns_judged": float(len(judged)),
+    }

@@ -2,7 +2,11 @@
 
 For each policy: durable complete remissions (CR with no progression by 60 months) per
 1,000 patients, restricted mean survival to 60 months, severe cardiac events and IL-2
-courses per 1,000. Poor-risk patients are scored on TKI outcomes under every policy.
+courses per 1,000, each with a bootstrap 95 % interval; and each policy against the
+recommender with paired bootstrap intervals (the same resampled patients for every
+policy). Poor-risk patients are scored on TKI outcomes under every policy, and the
+Manchester comparator gives no IL-2 after a TKI (the pathway's IL-2 branch for a
+TKI-pretreated patient is a caution, not a plan a fair comparator would follow).
 """
 
 from __future__ import annotations
@@ -17,6 +21,13 @@ from model.recommend.policy import PolicyConfig, PolicyInputs, choose
 
 RMST_MONTHS = float(SURVIVAL_HORIZONS_MONTHS[-1])  # restricted mean survival to 60 months
 POLICIES = ("recommender", "tki_for_all", "il2_for_all_eligible", "manchester", "oracle")
+MEASURES = {  # summary column -> (per-patient outcome, scale)
+    "durable_cr_per_1000": ("durable_cr", 1000.0),
+    "rmst60_months": ("rmst60", 1.0),
+    "cardiac_events_per_1000": ("cardiac_event", 1000.0),
+    "il2_courses_per_1000": ("il2_course", 1000.0),
+}
+N_BOOT = 400
 
 
 def outcomes_under(hold: pd.DataFrame, il2: np.ndarray) -> dict[str, np.ndarray]:
@@ -39,21 +50,52 @@ def outcomes_under(hold: pd.DataFrame, il2: np.ndarray) -> dict[str, np.ndarray]
 
 
 def summarise(outcomes: dict[str, np.ndarray]) -> dict[str, float]:
-    return {
-        "durable_cr_per_1000": 1000 * outcomes["durable_cr"].mean(),
-        "rmst60_months": outcomes["rmst60"].mean(),
-        "cardiac_events_per_1000": 1000 * outcomes["cardiac_event"].mean(),
-        "il2_courses_per_1000": 1000 * outcomes["il2_course"].mean(),
-    }
+    return {column: scale * outcomes[key].mean() for column, (key, scale) in MEASURES.items()}
+
+
+def policy_value_table(
+    outcomes: dict[str, dict[str, np.ndarray]], rng: np.random.Generator, n_boot: int = N_BOOT
+) -> pd.DataFrame:
+    """One row per policy: each measure with its bootstrap 95 % interval (``_lo``,
+    ``_hi``), and its difference from the recommender with a paired interval (``diff_``):
+    every policy is scored on the same resampled patients."""
+    n = len(next(iter(outcomes.values()))["il2_course"])
+    labels = [(name, column) for name in outcomes for column in MEASURES]
+    matrix = np.stack([outcomes[name][MEASURES[c][0]] * MEASURES[c][1] for name, c in labels])
+    draws = np.empty((len(labels), n_boot))
+    for start in range(0, n_boot, 50):  # resample counts, 50 resamples at a time
+        size = min(50, n_boot - start)
+        counts = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(size)])
+        draws[:, start : start + size] = matrix @ counts.T.astype(float) / n
+    boot = {name: {} for name in outcomes}
+    for (name, column), values in zip(labels, draws, strict=True):
+        boot[name][column] = values
+    table = []
+    for name, got in outcomes.items():
+        row: dict[str, float | str] = {"policy": name}
+        for column, value in summarise(got).items():
+            row[column] = value
+            row[f"{column}_lo"], row[f"{column}_hi"] = np.percentile(
+                boot[name][column], [2.5, 97.5]
+            )
+        for column, value in summarise(got).items():
+            diff = value - summarise(outcomes["recommender"])[column]
+            spread = boot[name][column] - boot["recommender"][column]
+            row[f"diff_{column}"] = diff
+            row[f"diff_{column}_lo"], row[f"diff_{column}_hi"] = np.percentile(spread, [2.5, 97.5])
+        table.append(row)
+    return pd.DataFrame(table).set_index("policy")
 
 
 def true_inputs(inputs: PolicyInputs, hold: pd.DataFrame) -> PolicyInputs:
     """The same rule on the true probabilities: the oracle."""
+    gain = true_durable_gain(hold)
     return replace(
         inputs,
         p_cure=hold["il2_true_p_cure"].to_numpy(),
         p_toxicity=hold["il2_true_p_severe_cardiac_toxicity"].to_numpy(),
-        durable_gain=true_durable_gain(hold),
+        durable_gain=gain,
+        durable_gain_lo=gain,  # the truth has no uncertainty
     )
 
 
@@ -75,7 +117,8 @@ def assignments(
         "recommender": choose(inputs, config) == "il2_first",
         "tki_for_all": np.zeros(len(hold), dtype=bool),
         "il2_for_all_eligible": eligible,
-        "manchester": hold["manchester_pathway"].to_numpy() == "il2_first",
+        "manchester": (hold["manchester_pathway"].to_numpy() == "il2_first")
+        & ~hold["prior_tki"].to_numpy(dtype=bool),
         "oracle": choose(true_inputs(inputs, hold), config) == "il2_first",
     }
 
@@ -95,11 +138,31 @@ def paired_difference(
 
 
 def sweep(
-    hold: pd.DataFrame, inputs: PolicyInputs, config: PolicyConfig, grid: np.ndarray
+    hold: pd.DataFrame,
+    inputs: PolicyInputs,
+    config: PolicyConfig,
+    grid: np.ndarray,
+    toxicity_grid: tuple[float, ...] | None = None,
 ) -> pd.DataFrame:
-    """Policy value of the recommender across ``min_durable_gain`` thresholds."""
+    """The trade-off table: the recommender's policy value over a grid of both thresholds
+    (minimum gain in P(durable CR), maximum P(severe cardiac toxicity)), with the durable
+    CRs it gains over a TKI for all and the IL-2 courses given per durable CR gained."""
+    baseline = summarise(outcomes_under(hold, np.zeros(len(hold), dtype=bool)))
     rows = []
-    for threshold in grid:
-        il2 = choose(inputs, replace(config, min_durable_gain=float(threshold))) == "il2_first"
-        rows.append({"min_durable_gain": threshold, **summarise(outcomes_under(hold, il2))})
+    for max_tox in toxicity_grid or (config.max_p_toxicity,):
+        for threshold in grid:
+            trial = replace(config, min_durable_gain=float(threshold), max_p_toxicity=max_tox)
+            value = summarise(outcomes_under(hold, choose(inputs, trial) == "il2_first"))
+            gained = value["durable_cr_per_1000"] - baseline["durable_cr_per_1000"]
+            rows.append(
+                {
+                    "min_durable_gain": float(threshold),
+                    "max_p_toxicity": float(max_tox),
+                    **value,
+                    "durable_cr_gained_per_1000": gained,
+                    "il2_courses_per_durable_cr_gained": value["il2_courses_per_1000"] / gained
+                    if gained > 0
+                    else np.inf,
+                }
+            )
     return pd.DataFrame(rows)

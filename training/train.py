@@ -4,9 +4,11 @@ on a 20 % split of the user's own table."""
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -20,9 +22,10 @@ from model.recommend.recommender import Recommender
 from model.recommend.training_config import TrainingConfig
 from model.settings import Settings
 from training.data import TrainingData, prepare, synthetic_training_data
-from training.evaluate import evaluate, holdout_cohort, log_evaluation
+from training.evaluate import evaluate, holdout_cohort, log_evaluation, write_tables
 from training.gate import GateResult, gate_real, gate_synthetic
 from training.metrics import calibration_slope
+from training.model_card import CARD_NAME, CardFacts, render_card
 from training.registry import move_alias
 from training.tracking import lineage_tags, log_recommender, training_run
 
@@ -66,14 +69,33 @@ def train_and_register(
         )
         fit_rows, split_rows = _split(training, real=data is not None, seed=seed)
         recommender = _fit(training, fit_rows, config, seed, log)
+        evaluation, material = None, {}
         if data is None:
-            metrics, gate = _synthetic_checks(settings, recommender, holdout_n, holdout_seed, log)
+            evaluation, material, gate = _synthetic_checks(
+                settings, recommender, holdout_n, holdout_seed, log
+            )
+            metrics = evaluation.metrics
         else:
             metrics = _split_metrics(recommender, training, split_rows)
             gate = gate_real(metrics)
         mlflow.log_metrics({k: float(v) for k, v in metrics.items() if np.isfinite(v)})
         example = _example_frame(training, fit_rows)
         version = log_recommender(recommender, example, settings.model_name)
+        facts = CardFacts(
+            model_name=settings.model_name,
+            version=version,
+            run_id=run.info.run_id,
+            source=training.source,
+            n_rows=len(fit_rows),
+            config=config.as_params(),
+            generator_version=str(load_parameters().version),
+            metrics=metrics,
+            gate=gate.reasons,
+            policies_by_era=evaluation.policies_by_era if evaluation else {},
+            tradeoff=evaluation.sweep if evaluation else None,
+            **material,
+        )
+        mlflow.log_text(render_card(facts), CARD_NAME)
         alias = _promote(settings, version, gate, log)
         return TrainResult(run.info.run_id, version, alias, gate.passed, gate.reasons, metrics)
 
@@ -137,12 +159,20 @@ def _example_frame(training: TrainingData, rows: np.ndarray) -> pd.DataFrame:
 
 
 def _synthetic_checks(settings: Settings, recommender, holdout_n, holdout_seed, log):
-    log(f"scoring on a fresh synthetic hold-out of {holdout_n:,} (seed {holdout_seed})")
+    log(f"scoring on fresh synthetic hold-outs of {holdout_n:,} (seed {holdout_seed}, both eras)")
     hold = holdout_cohort(holdout_n, holdout_seed)
-    evaluation = evaluate(recommender, hold)
+    cytokine = holdout_cohort(holdout_n, holdout_seed, era="cytokine")
+    evaluation = evaluate(recommender, hold, other_eras={"cytokine": cytokine})
     champion_metrics = _champion_metrics(settings, hold, log)
-    log_evaluation(evaluation, hold)
-    return evaluation.metrics, gate_synthetic(evaluation.metrics, champion_metrics)
+    with tempfile.TemporaryDirectory() as folder:
+        written = write_tables(evaluation, hold, Path(folder))
+        log_evaluation(evaluation, hold, written)
+        material = {
+            "figures": {k: v.read_bytes() for k, v in written.items() if v.suffix == ".png"},
+            "targets": pd.read_csv(written["synthetic_targets"]),
+            "coverage": pd.read_csv(written["coverage"]),
+        }
+    return evaluation, material, gate_synthetic(evaluation.metrics, champion_metrics)
 
 
 def _champion_metrics(settings: Settings, hold: pd.DataFrame, log) -> dict[str, float] | None:

@@ -2,7 +2,7 @@
 
 The objective is a least-squares fit of each outcome target's expected statistic (see
 ``calibration_expected``) to the centre of its accept band, in band half-widths (log
-scale for ratio statistics) beyond a central dead zone of 0.3 half-widths, plus a steep
+scale for ratio statistics) beyond a central dead zone of 0.15 half-widths, plus a steep
 hinge once a statistic leaves the middle 70 % of its band, so that every target keeps
 margin rather than a few sitting on an edge. Effects are optimised in box-normalised
 coordinates within the bounds of the parameter file (the bounds carry the literature's
@@ -33,7 +33,7 @@ from data.synthetic.targets import Target, TargetSet
 
 log = logging.getLogger(__name__)
 RATIO_STATISTICS = ("odds_ratio", "hazard_ratio", "median_ratio")
-DEAD_ZONE = 0.3
+DEAD_ZONE = 0.15
 HINGE_START = 0.7
 HINGE_WEIGHT = 5.0
 PRIOR_WEIGHT = 0.05

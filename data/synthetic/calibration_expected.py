@@ -32,7 +32,7 @@ from data.synthetic.outcome_model import (
 )
 from data.synthetic.params import Parameters
 from data.synthetic.statistics import rows_where
-from data.synthetic.targets import Target, TargetSet
+from data.synthetic.targets import DEFAULT_ERA, Target, TargetSet
 
 _SUBCLASS_RESPONSE = np.array([0, 0, 1, 1, 2, 3])  # sub-class -> index in RESPONSES
 _STRATEGY = re.compile(r"\b(il2|tki|ifn)_best_response\b")
@@ -125,12 +125,14 @@ def _class_counts(
 def expected_statistics(
     cohort: CalibrationCohort, targets: TargetSet, p: Parameters, il2_cr_scale: float = 1.0
 ) -> dict[str, float]:
-    """Every target's expected statistic under parameters ``p``."""
-    mixtures = strategy_mixtures(cohort.patterns, p, il2_cr_scale)
+    """Every target's expected statistic under parameters ``p``, each in its era."""
+    eras = {t.era or DEFAULT_ERA for t in targets}
+    by_era = {e: strategy_mixtures(cohort.patterns, p, e, il2_cr_scale) for e in eras}
     p_tox = None
     values = {}
     for target in targets:
         counts = cohort.counts[target.id]
+        mixtures = by_era[target.era or DEFAULT_ERA]
         mix = mixtures[cohort.strategy[target.id]]
         if target.id in cohort.masks:
             if p_tox is None:

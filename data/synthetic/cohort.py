@@ -16,6 +16,7 @@ from data.synthetic.observed import observed_view
 from data.synthetic.outcomes import N_UNIFORMS, simulate_outcomes
 from data.synthetic.params import Parameters, load_parameters
 from data.synthetic.patient_features import simulate_features
+from data.synthetic.targets import DEFAULT_ERA
 from model.rules.derive import derive_columns
 
 BLOCK_SIZE = 50_000
@@ -32,6 +33,7 @@ def simulate_block(
     n: int,
     params: Parameters,
     observed: bool = False,
+    era: str = DEFAULT_ERA,
     il2_cr_scale: float = 1.0,
 ) -> pd.DataFrame:
     """The first ``n`` (≤ BLOCK_SIZE) patients of block ``block`` of ``seed``.
@@ -43,7 +45,7 @@ def simulate_block(
     cohort = _case_mix_block(rng, seed, block, n, params)
     uniforms = rng.random((N_UNIFORMS, BLOCK_SIZE))[:, :n]
     u_choice = rng.random((2, BLOCK_SIZE))[:, :n]
-    outcomes = simulate_outcomes(cohort, np.clip(uniforms, 1e-300, None), params, il2_cr_scale)
+    outcomes = simulate_outcomes(cohort, np.clip(uniforms, 1e-300, None), params, era, il2_cr_scale)
     full = pd.concat([cohort, outcomes], axis=1, copy=False)
     return observed_view(full, u_choice, params) if observed else full
 
@@ -79,13 +81,14 @@ def iter_cohort_blocks(
     seed: int,
     params: Parameters | None = None,
     observed: bool = False,
+    era: str = DEFAULT_ERA,
     il2_cr_scale: float = 1.0,
 ) -> Iterator[pd.DataFrame]:
     """Yield the cohort of ``n`` patients block by block (bounded memory)."""
     params = load_parameters() if params is None else params
     for block in range(-(-n // BLOCK_SIZE)):
         size = min(BLOCK_SIZE, n - block * BLOCK_SIZE)
-        yield simulate_block(seed, block, size, params, observed, il2_cr_scale)
+        yield simulate_block(seed, block, size, params, observed, era, il2_cr_scale)
 
 
 def simulate_cohort(
@@ -93,6 +96,7 @@ def simulate_cohort(
     seed: int,
     params: Parameters | None = None,
     observed: bool = False,
+    era: str = DEFAULT_ERA,
     il2_cr_scale: float = 1.0,
     progress: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
@@ -108,13 +112,16 @@ def simulate_cohort(
         default: the committed ``params.yaml``.
     observed : bool
         one treatment per patient with only its outcomes (``observed_view``).
+    era : str
+        treatment era, ``targeted`` (default: TKIs after progression) or ``cytokine``
+        (the historical series); the case mix does not depend on it.
     il2_cr_scale : float
         multiplies IL-2 complete-response probabilities (mutation tests only).
     progress : callable, optional
         called with the number of rows after each block.
     """
     blocks = []
-    for block in iter_cohort_blocks(n, seed, params, observed, il2_cr_scale):
+    for block in iter_cohort_blocks(n, seed, params, observed, era, il2_cr_scale):
         blocks.append(block)
         if progress is not None:
             progress(len(block))

@@ -9,8 +9,23 @@ logit P(CR) = il2_cr_intercept + il2_cr_slope * (linear predictor), so the most
 IL-2-sensitive patients respond most completely; a share of complete responders is cured
 and a share of partial responders has a long durable response. TKI and IFN: an
 intercept, non-clear-cell and MSKCC effects, a constant CR share, no cure. Prognosis
-(MSKCC factors, CAIX-low, non-clear cell, three or more organs) scales the
-post-progression death hazard and, more weakly, the progression hazard.
+(MSKCC factors, the two IMDC blood counts, CAIX-low, non-clear cell, three or more
+organs) scales the post-progression death hazard and, more weakly, the progression hazard.
+
+Survival after progression depends on the treatment era (BRIEF "Treatment era and what
+follows progression"). Each strategy is a sequence. In the *cytokine* era little
+effective therapy followed progression (the base median,
+``post_progression_median_months``). In the *targeted* era IL-2 first is followed by a
+first TKI: survival after progression is ``il2_salvage_multiple`` times the base (fitted
+to the TKI-era IL-2 series; bounded so that it never outdoes the same patient's whole
+survival on a TKI first). TKI first (survival after progression
+``second_line_targeted_multiple`` times the base: resistant disease, then a second
+targeted agent) has no cytokine-era series: its outcomes are the same in both eras. IFN
+first keeps the cytokine era's survival after progression: in the sunitinib trial that
+anchors it (Motzer et al., J Clin Oncol 2009) the IFN arm's median OS, 21.8 months with
+post-study therapy, is what the cytokine-era IFN medians give for its risk mix, below
+sunitinib's 26.4. Prognosis scales survival after progression by one proportional factor
+in every arm and era; response and progression do not depend on the era.
 """
 
 from __future__ import annotations
@@ -21,6 +36,7 @@ from scipy.special import expit
 
 from data.synthetic.mixture_survival import Mixture
 from data.synthetic.params import Parameters
+from data.synthetic.targets import DEFAULT_ERA, ERAS
 
 STRATEGIES = ("il2", "tki", "ifn")
 COVARIATES = (
@@ -34,6 +50,8 @@ COVARIATES = (
     "prior_vegf",
     "ecog_1_plus",
     "non_clear_cell",
+    "neutrophils_high",
+    "platelets_high",
 )
 LN2 = np.log(2.0)
 
@@ -54,6 +72,8 @@ def covariate_frame(cohort: pd.DataFrame) -> pd.DataFrame:
             | cohort["prior_bevacizumab"].astype(bool),
             "ecog_1_plus": cohort["ecog"] >= 1,
             "non_clear_cell": cohort["histology"] != "clear_cell",
+            "neutrophils_high": cohort["neutrophils_above_uln"].astype(bool),
+            "platelets_high": cohort["platelets_above_uln"].astype(bool),
         },
         index=cohort.index,
     ).astype(np.int64)
@@ -92,9 +112,12 @@ def il2_linear_predictor(x: dict[str, np.ndarray], p: Parameters) -> np.ndarray:
 
 
 def prognosis(x: dict[str, np.ndarray], p: Parameters) -> np.ndarray:
-    """Log-hazard prognostic index (0 = no MSKCC factor, CAIX-high, clear cell, < 3 organs)."""
+    """Log-hazard prognostic index (0 = no MSKCC factor, normal blood counts, CAIX-high,
+    clear cell, < 3 organs)."""
     return (
         p["prognosis_per_mskcc_factor"] * x["mskcc_factors"]
+        + p["prognosis_neutrophils_above_uln"] * x["neutrophils_high"]
+        + p["prognosis_platelets_above_uln"] * x["platelets_high"]
         + p["prognosis_caix_low"] * (1 - x["caix_high"])
         + p["prognosis_non_clear_cell"] * x["non_clear_cell"]
         + p["prognosis_three_plus_organs"] * x["three_plus_organs"]
@@ -102,19 +125,24 @@ def prognosis(x: dict[str, np.ndarray], p: Parameters) -> np.ndarray:
 
 
 def strategy_mixtures(
-    x: dict[str, np.ndarray], p: Parameters, il2_cr_scale: float = 1.0
+    x: dict[str, np.ndarray], p: Parameters, era: str = DEFAULT_ERA, il2_cr_scale: float = 1.0
 ) -> dict[str, Mixture]:
-    """Each strategy's outcome mixture for the patterns ``x``.
+    """Each strategy's outcome mixture for the patterns ``x`` in treatment era ``era``.
 
     ``il2_cr_scale`` multiplies every IL-2 complete-response probability (taken from the
     partial responses); 1 is the model, other values exist for mutation tests.
     """
+    if era not in ERAS:
+        raise ValueError(f"unknown era {era!r}: one of {', '.join(ERAS)}")
     lp = prognosis(x, p)
-    return {
-        "il2": _il2_mixture(x, p, lp, il2_cr_scale),
-        "tki": _conventional_mixture(x, p, lp, "tki"),
-        "ifn": _conventional_mixture(x, p, lp, "ifn"),
-    }
+    base = LN2 / p["post_progression_median_months"] * np.exp(lp)  # death rate after it
+    after_tki = base / p["second_line_targeted_multiple"]
+    tki = _conventional_mixture(x, p, lp, "tki", after_tki)
+    if era == "cytokine":
+        il2 = _il2_mixture(x, p, lp, il2_cr_scale, base / p["il2_post_progression_multiple"])
+    else:
+        il2 = _il2_mixture(x, p, lp, il2_cr_scale, base / p["il2_salvage_multiple"])
+    return {"il2": il2, "tki": tki, "ifn": _conventional_mixture(x, p, lp, "ifn", base)}
 
 
 def _probabilities(p_response, p_cr_given_response, cure, durable, sd_share) -> np.ndarray:
@@ -133,7 +161,7 @@ def _probabilities(p_response, p_cr_given_response, cure, durable, sd_share) -> 
     )
 
 
-def _il2_mixture(x, p: Parameters, lp: np.ndarray, cr_scale: float) -> Mixture:
+def _il2_mixture(x, p: Parameters, lp: np.ndarray, cr_scale: float, post_rate) -> Mixture:
     eta = il2_linear_predictor(x, p)
     p_cr = np.clip(expit(p["il2_cr_intercept"] + p["il2_cr_slope"] * eta) * cr_scale, 0, 1)
     probs = _probabilities(
@@ -159,11 +187,11 @@ def _il2_mixture(x, p: Parameters, lp: np.ndarray, cr_scale: float) -> Mixture:
         lp,
         p,
         p["il2_response_shift_months"],
-        p["post_progression_median_months"] * p["il2_post_progression_multiple"],
+        post_rate,
     )
 
 
-def _conventional_mixture(x, p: Parameters, lp: np.ndarray, name: str) -> Mixture:
+def _conventional_mixture(x, p: Parameters, lp: np.ndarray, name: str, post_rate) -> Mixture:
     eta = (
         p[f"{name}_response_intercept"]
         + p[f"{name}_non_clear_cell_response"] * x["non_clear_cell"]
@@ -182,27 +210,27 @@ def _conventional_mixture(x, p: Parameters, lp: np.ndarray, name: str) -> Mixtur
             p["pd_median_after_assessment_months"],
         ]
     )
-    post = p["post_progression_median_months"]
-    if name == "tki":
-        post *= p["tki_post_progression_multiple"]
-    return _mixture(probs, medians, lp, p, p[f"{name}_response_shift_months"], post)
+    return _mixture(probs, medians, lp, p, p[f"{name}_response_shift_months"], post_rate)
 
 
-def _mixture(
-    probs, medians, lp, p: Parameters, response_shift: float, post_median: float
-) -> Mixture:
+def _mixture(probs, medians, lp, p: Parameters, response_shift: float, post_rate) -> Mixture:
+    """``post_rate``: (P,) death rate after progression (prognosis already in it)."""
     shift = np.array([response_shift] * 4 + [p["sd_shift_months"], p["pd_first_assessment_months"]])
     base_rate = np.where(np.isinf(medians), 0.0, LN2 / medians)
     progression = base_rate[None, :] * np.exp(p["progression_prognosis_weight"] * lp)[:, None]
-    post = LN2 / post_median * np.exp(lp)
+    post = np.broadcast_to(np.asarray(post_rate, dtype=float), lp.shape)
     background = -np.log(1 - p["background_mortality_per_year"]) / 12.0
     return Mixture(probs, shift, progression, post, background)
 
 
 def cardiac_toxicity_probability(cohort: pd.DataFrame, p: Parameters) -> np.ndarray:
-    """Severe (grade 3-5) cardiovascular toxicity on HD IL-2: rises with age, a prior
-    TKI and a short wash-out (excess fading over ``washout_toxicity_scale_months``)."""
+    """Severe (grade 3-5) cardiovascular toxicity on HD IL-2: rises with age, cardiac
+    history (disease or an abnormal stress test), a prior TKI and a short wash-out
+    (excess fading over ``washout_toxicity_scale_months``)."""
     prior_tki = cohort["prior_tki"].to_numpy(dtype=bool)
+    cardiac = cohort["cardiac_disease"].to_numpy(dtype=bool) | cohort[
+        "cardiac_stress_abnormal"
+    ].to_numpy(dtype=bool)
     washout = np.nan_to_num(cohort["months_since_tki"].to_numpy(dtype=float), nan=np.inf)
     recent = np.where(prior_tki, np.exp(-washout / p["washout_toxicity_scale_months"]), 0.0)
     logit = (
@@ -210,5 +238,6 @@ def cardiac_toxicity_probability(cohort: pd.DataFrame, p: Parameters) -> np.ndar
         + p["cardiac_toxicity_prior_tki"] * prior_tki
         + p["cardiac_toxicity_short_washout"] * recent
         + p["cardiac_toxicity_per_decade"] * (cohort["age_years"].to_numpy() - 60) / 10
+        + p["cardiac_toxicity_cardiac_history"] * cardiac
     )
     return expit(logit)

@@ -25,6 +25,7 @@ from data.synthetic.outcome_model import (
     strategy_mixtures,
 )
 from data.synthetic.params import Parameters
+from data.synthetic.targets import DEFAULT_ERA
 from model.contract.columns import DURABLE_MONTHS, SURVIVAL_HORIZONS_MONTHS
 
 # uniforms per patient: 3 per strategy (class, progression, post-progression), then
@@ -34,7 +35,11 @@ TIME_DECIMALS = 3
 
 
 def simulate_outcomes(
-    cohort: pd.DataFrame, uniforms: np.ndarray, p: Parameters, il2_cr_scale: float = 1.0
+    cohort: pd.DataFrame,
+    uniforms: np.ndarray,
+    p: Parameters,
+    era: str = DEFAULT_ERA,
+    il2_cr_scale: float = 1.0,
 ) -> pd.DataFrame:
     """Potential outcomes and truth columns for a frame of features + derived columns.
 
@@ -45,11 +50,13 @@ def simulate_outcomes(
     uniforms : (N_UNIFORMS, n) array
         uniforms in (0, 1) for this block, drawn before any parameter is used.
     p : Parameters
+    era : str
+        treatment era (``targeted`` or ``cytokine``): what follows progression.
     il2_cr_scale : float
         see ``strategy_mixtures`` (mutation tests only).
     """
     inverse, patterns = pattern_index(covariate_frame(cohort))
-    mixtures = strategy_mixtures(patterns, p, il2_cr_scale)
+    mixtures = strategy_mixtures(patterns, p, era, il2_cr_scale)
     background = -np.log(uniforms[-3]) / mixtures["il2"].background_rate
     follow_up = p["follow_up_min_months"] + p["accrual_months"] * uniforms[-2]
     columns: dict[str, np.ndarray] = {}

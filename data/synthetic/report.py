@@ -239,3 +239,23 @@ considered. Every figure is from a synthetic cohort.</p>
 {images}
 </body></html>
 """
+
+
+def write_era_index(out: Path, eras: list[str], n: int, seeds: list[int]) -> Path:
+    """A top-level index linking each era's report folder and the CSV summaries."""
+    links = "\n".join(
+        f'<li><a href="{html.escape(e)}/index.html">{html.escape(e)} era</a></li>' for e in eras
+    )
+    page = (
+        "<!doctype html><html lang='en'><meta charset='utf-8'>"
+        "<title>Synthetic cohort reports by era</title>"
+        f"<h1>Synthetic cohort reports by era</h1><p>{n:,} patients per seed, seeds "
+        f"{html.escape(', '.join(map(str, seeds)))}. Each era's targets are judged on "
+        "cohorts of that era (untagged targets on the default, targeted, era).</p>"
+        f"<ul>{links}</ul><p><a href='seeds_summary.csv'>seeds_summary.csv</a> · "
+        "<a href='targets_by_seed.csv'>targets_by_seed.csv</a></p></html>"
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "index.html"
+    path.write_text(page, encoding="utf-8")
+    return path

@@ -1,7 +1,10 @@
-"""The published targets (``targets.yaml``, a copy of the shared domain file).
+"""The published targets (``targets-v2.yaml``, a copy of the shared domain file).
 
 A target is one statistic of one population; populations are ``DataFrame.query``
-expressions in which ``@name`` refers to a named population of the file.
+expressions in which ``@name`` refers to a named population of the file. A target tagged
+with a treatment era (``era: cytokine`` or ``targeted``) is met on a cohort of that era;
+an untagged one on a cohort of the default era (the brief: response and
+progression-free survival did not change with the era).
 """
 
 from __future__ import annotations
@@ -12,13 +15,15 @@ from pathlib import Path
 
 import yaml
 
-TARGETS_PATH = Path(__file__).with_name("targets.yaml")
+TARGETS_PATH = Path(__file__).with_name("targets-v2.yaml")
+ERAS = ("targeted", "cytokine")
+DEFAULT_ERA = "targeted"
 _NAMED = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
 
 
 @dataclass(frozen=True)
 class Target:
-    """One published figure with its accept band (see targets.yaml's header)."""
+    """One published figure with its accept band (see the targets file's header)."""
 
     id: str
     statistic: str
@@ -27,6 +32,11 @@ class Target:
     high: float
     kind: str
     spec: dict
+    era: str | None = None
+
+    def belongs_to(self, era: str) -> bool:
+        """Whether the target is judged on a cohort of ``era``."""
+        return self.era == era or (self.era is None and era == DEFAULT_ERA)
 
     @property
     def centre(self) -> float:
@@ -50,6 +60,16 @@ class TargetSet:
     def __len__(self) -> int:
         return len(self.targets)
 
+    def in_era(self, era: str) -> TargetSet:
+        """The targets judged on a cohort of ``era``."""
+        if era not in ERAS:
+            raise ValueError(f"unknown era {era!r}: one of {', '.join(ERAS)}")
+        return TargetSet(tuple(t for t in self.targets if t.belongs_to(era)), self.populations)
+
+    def outcomes(self) -> TargetSet:
+        """The outcome targets only (the ones the calibration fits)."""
+        return TargetSet(tuple(t for t in self.targets if t.is_outcome), self.populations)
+
     def by_id(self, target_id: str) -> Target:
         return next(t for t in self.targets if t.id == target_id)
 
@@ -67,7 +87,7 @@ def expand_population(expression: str, populations: dict[str, str]) -> str:
 
 
 def load_targets(path: str | Path | None = None) -> TargetSet:
-    """Read a targets file (default: ``data/synthetic/targets.yaml``)."""
+    """Read a targets file (default: ``data/synthetic/targets-v2.yaml``)."""
     with open(TARGETS_PATH if path is None else path, encoding="utf-8") as handle:
         document = yaml.safe_load(handle)
     populations = dict(document.get("populations", {}))
@@ -93,6 +113,7 @@ def load_targets(path: str | Path | None = None) -> TargetSet:
                 high=high,
                 kind=entry["kind"],
                 spec=spec,
+                era=entry.get("era"),
             )
         )
     return TargetSet(tuple(targets), populations)

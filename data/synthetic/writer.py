@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from data.synthetic.cohort import BLOCK_SIZE, simulate_block
 from data.synthetic.params import Parameters, load_parameters
+from data.synthetic.targets import DEFAULT_ERA
 
 
 def generate_blocks(
@@ -27,6 +28,7 @@ def generate_blocks(
     observed: bool = False,
     workers: int = 2,
     convert: Callable[[pd.DataFrame], object] | None = None,
+    era: str = DEFAULT_ERA,
 ) -> Iterator:
     """The cohort's blocks in order, at most ``workers + 1`` generated ahead; ``convert``
     (e.g. to an Arrow table) runs in the worker thread too."""
@@ -35,7 +37,7 @@ def generate_blocks(
 
     def make(block: int):
         size = min(BLOCK_SIZE, n - block * BLOCK_SIZE)
-        frame = simulate_block(seed, block, size, params, observed)
+        frame = simulate_block(seed, block, size, params, observed, era)
         return frame if convert is None else convert(frame)
 
     if workers <= 1:
@@ -70,6 +72,7 @@ def write_cohort(
     observed: bool = False,
     workers: int = 2,
     progress: Callable[[int], None] | None = None,
+    era: str = DEFAULT_ERA,
 ) -> Path:
     """Write ``n`` patients of ``seed`` to ``path`` (.parquet or .csv).
 
@@ -87,6 +90,8 @@ def write_cohort(
         blocks generated concurrently.
     progress : callable, optional
         called with the number of rows written after each block.
+    era : str
+        treatment era of the outcomes: ``targeted`` (default) or ``cytokine``.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -96,7 +101,9 @@ def write_cohort(
     writer, schema = None, None
     convert = _arrow_table if suffix == ".parquet" else None
     try:
-        for i, block in enumerate(generate_blocks(n, seed, params, observed, workers, convert)):
+        for i, block in enumerate(
+            generate_blocks(n, seed, params, observed, workers, convert, era)
+        ):
             if suffix == ".csv":
                 block.to_csv(path, mode="w" if i == 0 else "a", header=i == 0, index=False)
             else:

@@ -33,6 +33,9 @@ FEATURE_NAMES = (
     "age_decades",  # (age - 60) / 10
     "washout_recent",  # exp(-months_since_tki / 2) after a TKI, 0 otherwise
     "male",
+    "neutrophils_above_uln",  # IMDC (Heng) blood counts: prognosis on targeted therapy
+    "platelets_above_uln",
+    "cardiac_history",  # cardiac disease or an abnormal stress test: cardiac toxicity
 )
 WASHOUT_SCALE_MONTHS = 2.0  # events cluster at wash-outs of 1.4 vs 2.2 months (BRIEF)
 
@@ -68,6 +71,11 @@ def design_matrix(
         (column(values, "age_years", n) - 60.0) / 10.0,
         np.where(prior_tki == 1.0, np.exp(-washout / WASHOUT_SCALE_MONTHS), 0.0),
         (np.asarray(values["sex"], dtype=object) == "male").astype(float),
+        column(values, "neutrophils_above_uln", n),
+        column(values, "platelets_above_uln", n),
+        np.maximum(
+            column(values, "cardiac_disease", n), column(values, "cardiac_stress_abnormal", n)
+        ),
     )
     matrix = np.column_stack(columns)
     if np.isnan(matrix).any():

@@ -23,16 +23,9 @@ from model.contract.columns import COLUMNS, UNKNOWABLE_COLUMNS
 DISTANCE_DTYPE = np.float32
 NEAREST_BLOCK_ROWS = 16  # distance rows per block: two 16 x 5000 buffers stay in cache
 HISTOLOGY_MISMATCH = 4.0  # a different subtype is as far as two SDs on four inputs
-# IMDC's neutrophil and platelet counts enter no model: the rules judge them (three-valued)
-# and they are neither imputed nor a reason to impute the rest
-RULES_ONLY_INPUTS = ("neutrophils_above_uln", "platelets_above_uln")
-IMPUTED_INPUTS = tuple(name for name in UNKNOWABLE_COLUMNS if name not in RULES_ONLY_INPUTS)
+IMPUTED_INPUTS = UNKNOWABLE_COLUMNS
 NUMERIC = tuple(
-    s.name
-    for s in COLUMNS
-    if s.kind in ("float", "int", "bool")
-    and s.name != "months_since_tki"
-    and s.name not in RULES_ONLY_INPUTS
+    s.name for s in COLUMNS if s.kind in ("float", "int", "bool") and s.name != "months_since_tki"
 )
 
 
@@ -51,7 +44,11 @@ class DonorImputer:
         complete = typed[list(NUMERIC)].notna().all(axis=1).to_numpy()
         rows = np.flatnonzero(complete)
         if rows.size == 0:
-            raise ValueError("no complete training row to impute unknown inputs from")
+            never = [n for n in NUMERIC if typed[n].isna().all()]
+            raise ValueError(
+                "no complete training row to impute unknown inputs from"
+                + (f": no row records {', '.join(never)} (the models use it)" if never else "")
+            )
         rows = np.sort(rng.choice(rows, size=min(max_donors, rows.size), replace=False))
         donors = {name: typed[name].to_numpy(dtype=float)[rows] for name in NUMERIC}
         donors["histology"] = typed["histology"].to_numpy(dtype=object)[rows]

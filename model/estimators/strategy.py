@@ -1,9 +1,12 @@
 """One first-line strategy's models: response, complete response, (IL-2) cardiac toxicity,
 and progression-free and overall survival as a mixture over the best response.
 
-S(t | x) = P(CR | x) S_CR(t | x) + P(PR | x) S_PR(t | x) + P(no response | x) S_NR(t | x)
+S(t | x) = P(CR | x) S_CR(t | x) + P(PR | x) S_PR(t | x) + P(SD | x) S_SD(t | x)
+           + P(PD | x) S_PD(t | x)
 
-Responders live longer (BRIEF), and each response group gets its own lifelines fit; the
+Responders live longer (BRIEF), and stable disease longer than progression at the first
+restaging: each best-response group gets its own lifelines fit (one curve for every
+non-responder could not follow how prognosis acts on both stages of survival); the
 IL-2 complete responders' progression-free survival is a covariate mixture-cure model, so
 P(cure) = P(CR | x) * c(x), the probability of a complete remission that never progresses.
 """
@@ -18,10 +21,21 @@ from model.estimators.design import FEATURE_NAMES
 from model.estimators.logistic import FittedLogistic, bic, fit_logistic, intercept_only
 from model.estimators.survival import Component
 
-RESPONSE_GROUPS = ("CR", "PR", "NR")
-TOXICITY_FEATURES = ("intercept", "prior_tki", "washout_recent", "age_decades", "prior_bevacizumab")
+RESPONSE_GROUPS = ("CR", "PR", "SD", "PD")
+# a group with too few events borrows this neighbour's curve
+BORROWS_FROM = {"PD": "SD", "PR": "SD", "CR": "PR"}
+TOXICITY_FEATURES = (
+    "intercept",
+    "prior_tki",
+    "washout_recent",
+    "age_decades",
+    "prior_bevacizumab",
+    "cardiac_history",
+)
 SURVIVAL_COVARIATES = (
     "mskcc_factors",
+    "neutrophils_above_uln",
+    "platelets_above_uln",
     "caix_high",
     "non_clear_cell",
     "three_plus_organs",
@@ -44,6 +58,8 @@ class StrategyModel:
     toxicity_columns: tuple[int, ...] = ()
     # P(CR | response) on the response's own linear predictor: (intercept, slope)
     complete_on_response_index: bool = False
+    # P(SD | no response): stable disease rather than progression at the first restaging
+    stable_given_nonresponse: FittedLogistic | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +71,7 @@ class StrategyDraws:
     toxicity: np.ndarray | None
     pfs: dict[str, np.ndarray]
     os: dict[str, np.ndarray]
+    stable: np.ndarray | None = None
 
 
 def fit_strategy(
@@ -70,10 +87,17 @@ def fit_strategy(
     fewer than ``min_group_events`` events borrows its neighbour's survival curve."""
     responded = np.isin(best_response, ("CR", "PR"))
     complete = best_response == "CR"
-    group = np.where(complete, "CR", np.where(responded, "PR", "NR"))
+    stable = best_response == "SD"
+    group = np.where(complete, "CR", np.where(responded, "PR", np.where(stable, "SD", "PD")))
     response = fit_logistic(design, responded)
     complete_given, on_index = _fit_complete_given_response(
         design[responded], complete[responded], response
+    )
+    not_responded = stable[~responded]
+    stable_given = (
+        fit_logistic(design[~responded], not_responded)
+        if 0 < not_responded.sum() < len(not_responded)
+        else intercept_only(np.r_[not_responded, True, False], design.shape[1])
     )
     tox_model, tox_columns = None, ()
     if toxicity is not None:
@@ -90,22 +114,26 @@ def fit_strategy(
         os=_group_components(design, group, *os, cured_kind, min_group_events),
         toxicity_columns=tox_columns,
         complete_on_response_index=on_index,
+        stable_given_nonresponse=stable_given,
     )
 
 
 def _fit_complete_given_response(
     design: np.ndarray, complete: np.ndarray, response: FittedLogistic
 ) -> tuple[FittedLogistic, bool]:
-    """P(CR | response) by BIC among: a constant; a function of the response's linear
-    predictor (the most sensitive patients respond most completely: two parameters); every
-    predictor. Few complete responses cannot carry eighteen slopes."""
+    """P(CR | response) by BIC between a function of the response's linear predictor (the
+    most sensitive patients respond most completely: two parameters) and every predictor.
+    The index model is always a candidate, never a constant: a constant share is the
+    index model's special case, and choosing it on a small cohort (where a weak slope goes
+    unseen) left intervals that missed the truth. Few complete responses cannot carry
+    every slope."""
     index_design = np.column_stack([np.ones(len(design)), design @ response.coef])
-    candidates = [(intercept_only(complete, 2), index_design, 1, True)]
-    if 0 < complete.sum() < len(complete):
-        candidates.append(
-            (fit_logistic(index_design, complete, penalty=1e-3), index_design, 2, True)
-        )
-        candidates.append((fit_logistic(design, complete), design, design.shape[1], False))
+    if not 0 < complete.sum() < len(complete):
+        return intercept_only(complete, 2), True
+    candidates = [
+        (fit_logistic(index_design, complete, penalty=1e-3), index_design, 2, True),
+        (fit_logistic(design, complete), design, design.shape[1], False),
+    ]
     best = min(candidates, key=lambda c: bic(c[0], c[1], complete, c[2]))
     return best[0], best[3]
 
@@ -113,23 +141,23 @@ def _fit_complete_given_response(
 def _group_components(
     design, group, duration, event, cure_group_kind: str, min_group_events: int
 ) -> dict[str, Component]:
-    """One component per response group; a group too small to fit borrows its
-    neighbour's (CR from PR, PR from NR). A cure model is judged by its patients, since
-    most of them never have an event."""
+    """One component per best-response group; a group too small to fit borrows its
+    neighbour's (``BORROWS_FROM``: stable disease is always fitted). A cure model is judged
+    by its patients, since most of them never have an event."""
     # lifelines loads only where models are fitted: a process that only predicts (the
     # service) unpickles this module without it (about 55 MiB a worker)
     from model.estimators.survival_fitting import fit_component
 
     event = np.asarray(event, dtype=bool)
     components: dict[str, Component] = {}
-    for name in ("NR", "PR", "CR"):
+    for name in ("SD", "PD", "PR", "CR"):
         rows = group == name
         kind = cure_group_kind if name == "CR" else "cox"
         enough = event[rows].sum() >= min_group_events or (
             kind == "cure_weibull" and rows.sum() >= 2 * min_group_events
         )
-        if name != "NR" and not enough:
-            components[name] = components["PR" if name == "CR" else "NR"]
+        if name != "SD" and not enough:
+            components[name] = components[BORROWS_FROM[name]]
             continue
         components[name] = fit_component(
             design[rows], FEATURE_NAMES, duration[rows], event[rows], SURVIVAL_COVARIATES, kind=kind
@@ -162,4 +190,7 @@ def draw_strategy(model: StrategyModel, n_draws: int, rng: np.random.Generator) 
         else with_point(model.toxicity.coef, model.toxicity.draw(n_draws, rng)),
         pfs=component_draws(model.pfs),
         os=component_draws(model.os),
+        stable=with_point(
+            model.stable_given_nonresponse.coef, model.stable_given_nonresponse.draw(n_draws, rng)
+        ),
     )

@@ -25,7 +25,7 @@ DURABLE_AT_MONTHS = np.array([float(DURABLE_MONTHS)])
 def group_probabilities(
     model: StrategyModel, draws: StrategyDraws, design: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """P(CR), P(PR), P(no response), each (D, n)."""
+    """P(CR), P(PR), P(SD), P(PD), each (D, n)."""
     eta = linear_predictor(draws.response, design)
     p_response = expit(eta)
     if model.complete_on_response_index:
@@ -33,7 +33,13 @@ def group_probabilities(
     else:
         given = model.complete_given_response.predict(design, draws.complete)
     p_cr = p_response * given
-    return {"CR": p_cr, "PR": p_response - p_cr, "NR": 1.0 - p_response}
+    p_stable = expit(linear_predictor(draws.stable, design))
+    return {
+        "CR": p_cr,
+        "PR": p_response - p_cr,
+        "SD": (1.0 - p_response) * p_stable,
+        "PD": (1.0 - p_response) * (1.0 - p_stable),
+    }
 
 
 def prepare_groups(components, component_draws, groups, design) -> dict[str, PreparedCurve]:
@@ -196,4 +202,5 @@ def point_draws(draws: StrategyDraws) -> StrategyDraws:
         first(draws.toxicity),
         {k: v[:1] for k, v in draws.pfs.items()},
         {k: v[:1] for k, v in draws.os.items()},
+        first(draws.stable),
     )

@@ -109,6 +109,14 @@ class Provenance(_Shape):
     run_id: str | None
     training_data_hash: str | None
     rules_version: str
+    model_card: str = Field(
+        "/model/card", description="where the serving version's model card is read"
+    )
+    policy: dict[str, float] = Field(
+        default_factory=dict,
+        description="the registered version's policy thresholds (min_durable_gain, "
+        "max_p_toxicity): changed only by training a new version through the gate",
+    )
 
 
 class PatientAnswer(_Shape):
@@ -127,6 +135,14 @@ class PatientAnswer(_Shape):
     derived: dict[str, str | int | bool | None]
     needed_inputs: list[str]
     what_would_change: list[Change]
+    provisional: bool = Field(
+        description="unknown inputs could change the recommendation: settle the work-up first"
+    )
+    workup: list[str] = Field(description="the work-up that would settle a provisional answer")
+    deviates_from_pathway: bool | None = Field(
+        description="the recommendation departs from the Manchester branch (null: branch unknown)"
+    )
+    deviation_reason: str | None
     extrapolated: bool
     warnings: list[str]
     scope: str = SCOPE
@@ -134,20 +150,27 @@ class PatientAnswer(_Shape):
 
 
 class SurvivalCurves(_Shape):
-    """Both strategies' survival curves on a monthly grid (month 0 to 120)."""
+    """Both strategies' survival curves on a monthly grid (month 0 to 120), each with its
+    95 % pointwise band (``_lo``, ``_hi``) over the models' parameter draws."""
 
     patient_id: str | None
     months: list[int]
     il2_os: list[float]
+    il2_os_lo: list[float]
+    il2_os_hi: list[float]
     il2_pfs: list[float]
+    il2_pfs_lo: list[float]
+    il2_pfs_hi: list[float]
     tki_os: list[float]
+    tki_os_lo: list[float]
+    tki_os_hi: list[float]
     tki_pfs: list[float]
+    tki_pfs_lo: list[float]
+    tki_pfs_hi: list[float]
     scope: str = SCOPE
 
 
-def answer_records(
-    assessment: Assessment, values: Mapping, changes: list[list[dict]] | None = None
-) -> list[dict]:
+def answer_records(assessment: Assessment, values: Mapping) -> list[dict]:
     """One answer per row of an assessment, as JSON-ready dicts in ``PatientAnswer``'s
     shape (``PatientAnswer.model_validate`` accepts each; a test holds it to that)."""
     pred, derived = assessment.prediction, assessment.derived
@@ -164,7 +187,11 @@ def answer_records(
         pathway=pathway_records(derived),
         derived=derived_records(derived),
         needed_inputs=needed_inputs(derived),
-        what_would_change=[[]] * n if changes is None else [list(c) for c in changes],
+        what_would_change=[list(c) for c in assessment.changes],
+        provisional=np.asarray(assessment.provisional, dtype=bool).tolist(),
+        workup=assessment.workup,
+        deviates_from_pathway=assessment.deviates_from_pathway,
+        deviation_reason=assessment.deviation_reason,
         extrapolated=np.asarray(assessment.extrapolated, dtype=bool).tolist(),
         warnings=_warnings(values, n),
         scope=[SCOPE] * n,
@@ -234,14 +261,19 @@ def _estimates(pred: BatchPrediction, key: str) -> list[dict]:
 
 
 def _medians(pred: BatchPrediction, key: str) -> list[dict]:
-    """Every row's ``Median``: a curve that never reaches one half has no median (null)."""
+    """Every row's ``Median`` with its 95 % interval: a curve that never reaches one half
+    has no median (null, ``reached`` false), and an interval whose upper end is not
+    reached within 100 years has ``hi`` null."""
+
+    def finite(values):
+        return [None if math.isinf(m) else m for m in values]
+
     months = pred.medians[key].tolist()
-    reached = [not math.isinf(m) for m in months]
     return rows_of(
-        value=[m if r else None for m, r in zip(months, reached, strict=True)],
-        reached=reached,
-        lo=[None] * len(months),
-        hi=[None] * len(months),
+        value=finite(months),
+        reached=[not math.isinf(m) for m in months],
+        lo=finite(pred.lo[key].tolist()),
+        hi=finite(pred.hi[key].tolist()),
     )
 
 

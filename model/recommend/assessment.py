@@ -6,36 +6,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 
 from model.estimators.imputation import IMPUTED_INPUTS
 from model.estimators.predictions import BatchPrediction
-from model.recommend.policy import PolicyConfig, PolicyInputs, choose, decide
+from model.recommend.decision import Predictor, policy_inputs
+from model.recommend.policy import decide
+from model.recommend.review import pathway_deviation, provisional
+from model.recommend.sensitivity import what_would_change
 from model.rules.derive import Derived, derive
 
-
-class Predictor(Protocol):
-    """What an assessment asks of a recommender (``Recommender`` is one)."""
-
-    @property
-    def policy(self) -> PolicyConfig: ...
-
-    def predict_values(
-        self, values: Mapping, n: int, derived: Derived | None = None
-    ) -> BatchPrediction: ...
-
-    def predict_points(
-        self, values: Mapping, n: int, derived: Derived | None = None
-    ) -> dict[str, np.ndarray]: ...
-
-    def extrapolated(self, prediction: BatchPrediction) -> np.ndarray: ...
+__all__ = ["Assessment", "Predictor", "assess"]
 
 
 @dataclass(frozen=True)
 class Assessment:
-    """Everything known about a batch of patients: rules, predictions, the decision."""
+    """Everything known about a batch of patients: rules, predictions, the decision, what
+    would change it, and how it stands against the pathway."""
 
     derived: Derived
     prediction: BatchPrediction
@@ -43,6 +31,11 @@ class Assessment:
     reasons: list[list[str]]
     extrapolated: np.ndarray
     unknown_inputs: list[list[str]]
+    changes: list[list[dict]]
+    provisional: np.ndarray
+    workup: list[list[str]]
+    deviates_from_pathway: list[bool | None]
+    deviation_reason: list[str | None]
 
 
 def assess(recommender: Predictor, values: Mapping, n: int) -> Assessment:
@@ -50,45 +43,49 @@ def assess(recommender: Predictor, values: Mapping, n: int) -> Assessment:
     derived = derive(values, n)
     prediction = recommender.predict_values(values, n, derived)
     extrapolated = recommender.extrapolated(prediction)
-    inputs = policy_inputs(derived, values, prediction.point)
+    inputs = policy_inputs(derived, values, prediction.point, prediction.lo["diff_p_durable_cr"])
     choice, decided_by = decide(inputs, recommender.policy)
     unknown: list[list[str]] = [[] for _ in range(n)]
     for name in IMPUTED_INPUTS:
         if name in values:
             for i in np.flatnonzero(np.isnan(np.asarray(values[name], dtype=float))).tolist():
                 unknown[i].append(name)
+    changes = what_would_change(recommender, values, unknown)
+    flags, workup = provisional(derived, choice, changes)
+    deviates, deviation_reason = pathway_deviation(derived, choice, decided_by)
     differences = _differences(prediction)
     reasons = [
-        _reasons(differences, i, decided_by[i], unknown[i], extrapolated[i]) for i in range(n)
+        _reasons(differences, i, decided_by[i], unknown[i], extrapolated[i], workup[i])
+        for i in range(n)
     ]
-    return Assessment(derived, prediction, choice, reasons, extrapolated, unknown)
-
-
-def decide_quickly(recommender: Predictor, values: Mapping, n: int) -> np.ndarray:
-    """The recommendation alone, from point estimates (``assess`` without its intervals,
-    medians and reasons): the same rules, the same numbers, a fraction of the work."""
-    derived = derive(values, n)
-    point = recommender.predict_points(values, n, derived)
-    return choose(policy_inputs(derived, values, point), recommender.policy)
-
-
-def policy_inputs(derived: Derived, values: Mapping, point: Mapping) -> PolicyInputs:
-    """What the policy decides on: the rules' flags and the point predictions (a mapping
-    with ``il2_p_cure``, ``il2_p_severe_cardiac_toxicity`` and ``diff_p_durable_cr``)."""
-    n = len(point["il2_p_cure"])
-    contraindicated = [
-        [k for k, v in derived.contraindications.items() if v[i] == 1.0] for i in range(n)
-    ]
-    return PolicyInputs(
-        derived.mskcc_poor,
-        derived.il2_eligible,
-        contraindicated,
-        derived.cautions["tki_washout_under_8_weeks"],
-        np.asarray(values["months_since_tki"], dtype=float),
-        np.asarray(point["il2_p_cure"]),
-        np.asarray(point["il2_p_severe_cardiac_toxicity"]),
-        np.asarray(point["diff_p_durable_cr"]),
+    for i in _shorter_median_os(prediction, choice):
+        il2, tki = (prediction.medians[f"{a}_median_os_months"][i] for a in ("il2", "tki"))
+        reasons[i].insert(
+            1,
+            f"predicted median overall survival is shorter on IL-2 first ({il2:.1f} vs "
+            f"{tki:.1f} months): IL-2 is recommended for its chance of a durable complete "
+            "remission, which a median does not show",
+        )
+    return Assessment(
+        derived,
+        prediction,
+        choice,
+        reasons,
+        extrapolated,
+        unknown,
+        changes,
+        flags,
+        workup,
+        deviates,
+        deviation_reason,
     )
+
+
+def _shorter_median_os(prediction: BatchPrediction, choice: np.ndarray) -> list[int]:
+    """Rows recommended IL-2 first whose predicted median OS is shorter on IL-2."""
+    il2 = prediction.medians["il2_median_os_months"]
+    tki = prediction.medians["tki_median_os_months"]
+    return np.flatnonzero((np.asarray(choice) == "il2_first") & (il2 < tki)).tolist()
 
 
 def _differences(pred: BatchPrediction) -> dict[str, list[float]]:
@@ -107,6 +104,7 @@ def _reasons(
     decided_by: str,
     unknown: list[str],
     extrapolated: bool,
+    workup: list[str],
 ) -> list[str]:
     def diff(q):
         return (
@@ -125,6 +123,11 @@ def _reasons(
             "averaged over the unknown inputs "
             + ", ".join(unknown)
             + " (their spread is in the intervals)"
+        )
+    if workup:
+        reasons.append(
+            "provisional: the unknown inputs could change this recommendation; settle them "
+            "first (" + "; ".join(workup) + ")"
         )
     if extrapolated:
         reasons.append(

@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 
 from model.contract.columns import SURVIVAL_HORIZONS_MONTHS
+from model.recommend.answer import SCOPE
 from model.recommend.assessment import Assessment
+from model.rules.derive import derived_table
 
 INTERVAL_QUANTITIES = ("p_response", "p_complete_response")
 SURVIVAL_KEYS = tuple(
@@ -37,6 +39,7 @@ def prediction_frame(assessment: Assessment, patient_ids: np.ndarray | None) -> 
         for endpoint in ("os", "pfs"):
             key = f"{name}_median_{endpoint}_months"
             columns[key] = pred.medians[key]
+            columns[f"{key}_lo"], columns[f"{key}_hi"] = pred.lo[key], pred.hi[key]
     for q in ("p_response", "p_complete_response", "p_cure", "p_durable_cr"):
         key = f"diff_{q}"
         columns[key], columns[f"{key}_lo"], columns[f"{key}_hi"] = (
@@ -46,6 +49,12 @@ def prediction_frame(assessment: Assessment, patient_ids: np.ndarray | None) -> 
         )
     columns["recommendation"] = assessment.recommendation
     columns["reasons"] = [REASON_SEPARATOR.join(r) for r in assessment.reasons]
+    columns["provisional"] = assessment.provisional
+    columns["workup"] = [REASON_SEPARATOR.join(w) for w in assessment.workup]
+    columns["deviates_from_pathway"] = pd.array(assessment.deviates_from_pathway, dtype="boolean")
+    columns["deviation_reason"] = assessment.deviation_reason
     columns["extrapolated"] = assessment.extrapolated
     columns["unknown_inputs"] = [";".join(u) for u in assessment.unknown_inputs]
-    return pd.DataFrame(columns)
+    columns["scope"] = SCOPE
+    frame = pd.DataFrame(columns)
+    return pd.concat([frame, derived_table(assessment.derived, frame.index)], axis=1)

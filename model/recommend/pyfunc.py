@@ -24,7 +24,8 @@ from model.contract.tables import validate_table
 from model.recommend.recommender import Recommender
 
 # model/{contract,rules,estimators,recommend}, a TrainingConfig in every Recommender
-MODEL_FORMAT = "2"
+MODEL_FORMAT = "3"  # 3: IMDC counts and cardiac history among the predictors
+MODEL_CARD_ARTIFACT = "model_card.html"  # logged by each training run beside the model
 MODEL_FORMAT_KEY = "il2select_model_format"
 PICKLE_ERRORS = (ModuleNotFoundError, AttributeError, ImportError, TypeError, EOFError)
 

@@ -26,7 +26,7 @@ from model.recommend.answer import PatientAnswer, SurvivalCurves, answer_records
 from model.recommend.assessment import assess
 from model.recommend.policy import PolicyConfig
 from model.recommend.prediction_table import prediction_frame
-from model.recommend.sensitivity import input_range, what_would_change
+from model.recommend.sensitivity import input_range
 from model.recommend.training_config import TrainingConfig
 from model.rules.derive import Derived
 
@@ -120,11 +120,11 @@ class Recommender:
         here: the per-call cost of the vectorised rules and models is paid once per batch."""
         values = values_from_patients(patients)
         assessment = assess(self, values, len(patients))
-        return answer_records(assessment, values, what_would_change(self, values, assessment))
+        return answer_records(assessment, values)
 
     def survival_one(self, patient: Mapping) -> SurvivalCurves:
-        """Both strategies' point PFS and OS curves on the monthly grid (averaged over the
-        imputations of unknown inputs)."""
+        """Both strategies' PFS and OS curves on the monthly grid (averaged over the
+        imputations of unknown inputs), with their 95 % bands."""
         curves = predict_curves(self.estimators, values_from_patients([patient]), 1)
         return SurvivalCurves(
             patient_id=None if patient.get("patient_id") is None else str(patient["patient_id"]),

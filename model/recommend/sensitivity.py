@@ -5,38 +5,30 @@ and the recommendation then — decided for every row's variations in one batch.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
 
 import numpy as np
 
 from model.contract.columns import BOOL_COLUMNS
-from model.recommend.assessment import Assessment, Predictor, decide_quickly
-
-
-class VariablePredictor(Predictor, Protocol):
-    """A predictor that knows the low and high value of each input that may be unknown."""
-
-    @property
-    def input_ranges(self) -> dict[str, tuple[float, float]]: ...
+from model.recommend.decision import Predictor, decide_only
 
 
 def what_would_change(
-    recommender: VariablePredictor, values: Mapping, assessment: Assessment
+    recommender: Predictor, values: Mapping, unknown_inputs: list[list[str]]
 ) -> list[list[dict]]:
     """For every row, one ``Change`` (as a dict) per unknown input, in the row's order."""
     rows, varied_inputs = [], []
-    for i, unknown in enumerate(assessment.unknown_inputs):
+    for i, unknown in enumerate(unknown_inputs):
         for name in unknown:
             for value in recommender.input_ranges[name]:
                 row = {k: np.asarray(v)[i : i + 1].copy() for k, v in values.items()}
                 row[name] = np.array([value], dtype=float)
                 rows.append(row)
             varied_inputs.append((i, name))
-    changes: list[list[dict]] = [[] for _ in assessment.unknown_inputs]
+    changes: list[list[dict]] = [[] for _ in unknown_inputs]
     if not rows:
         return changes
     batch = {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
-    varied = decide_quickly(recommender, batch, len(rows)).tolist()
+    varied = decide_only(recommender, batch, len(rows)).tolist()
     for j, (i, name) in enumerate(varied_inputs):
         low, high = recommender.input_ranges[name]
         changes[i].append(

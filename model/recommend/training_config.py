@@ -8,6 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from model.recommend.policy import PolicyConfig
 
+DEFAULT_POLICY = PolicyConfig()
+
 
 class TrainingConfig(BaseModel):
     """Every tunable number of a fit, with its range."""
@@ -42,14 +44,14 @@ class TrainingConfig(BaseModel):
         "below this is flagged as extrapolated",
     )
     min_durable_gain: float = Field(
-        0.0,
-        ge=-1.0,
+        DEFAULT_POLICY.min_durable_gain,
+        ge=0.0,
         le=1.0,
         description="policy: the least gain in P(durable complete "
-        "remission) that recommends IL-2 first",
+        "remission) that recommends IL-2 first (its 95 % lower bound must also be above 0)",
     )
     max_p_toxicity: float = Field(
-        0.25,
+        DEFAULT_POLICY.max_p_toxicity,
         ge=0.0,
         le=1.0,
         description="policy: the highest P(severe cardiac toxicity) "

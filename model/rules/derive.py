@@ -151,8 +151,11 @@ def derive_columns(frame: Mapping) -> pd.DataFrame:
 
     Columns with no unknown value use plain bool/int types; otherwise nullable ones.
     """
-    derived = derive(frame)
-    index = frame.index if isinstance(frame, pd.DataFrame) else None
+    return derived_table(derive(frame), frame.index if isinstance(frame, pd.DataFrame) else None)
+
+
+def derived_table(derived: Derived, index=None) -> pd.DataFrame:
+    """``derive_columns`` of values already derived (``index`` for the frame's rows)."""
     pathway = derived.manchester_pathway
     lines = {
         key: _labels(pathway, tuple(PATHWAY_LINES[p][i] for p in PATHWAYS))

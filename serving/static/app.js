@@ -120,6 +120,10 @@ function render(answer, curves) {
   rec.className = `recommendation ${answer.recommendation}`;
   rec.textContent = { il2_first: "HD IL-2 first", tki_first: "A TKI first", temsirolimus_or_trial: "Temsirolimus, a clinical trial, or symptomatic care" }[answer.recommendation];
   $("reasons").innerHTML = answer.reasons.map((r) => `<li>${r}</li>`).join("");
+  $("standing").innerHTML = (answer.provisional
+    ? `<p class="tag unknown" data-flag="provisional">provisional: settle ${answer.workup.join("; ")} first</p>` : "")
+    + (answer.deviates_from_pathway
+      ? `<p class="tag caution" data-flag="deviates">departs from the Manchester pathway: ${answer.deviation_reason}</p>` : "");
   const rows = [["P(objective response)", "p_response", est], ["P(complete response)", "p_complete_response", est],
     ["P(cure)", "p_cure", est], ["P(severe cardiac toxicity)", "p_severe_cardiac_toxicity", est],
     ...["12", "24", "36", "60"].map((m) => [`OS at ${m} months`, (o) => o.os_at_months[m], est]),
@@ -148,7 +152,8 @@ function render(answer, curves) {
       `<tr><td>${c.input}</td><td>${c.low_value} → ${c.low_recommendation}</td><td>${c.high_value} → ${c.high_recommendation}</td></tr>`).join("")}</table>`
     : "<p>Every input is known.</p>";
   const p = answer.provenance || {};
-  $("provenance").textContent = `model ${p.model_name} version ${p.model_version} (@${p.model_alias}), run ${p.run_id}, training data ${p.training_data_hash}, rules ${p.rules_version}`;
+  const th = p.policy || {};
+  $("provenance").textContent = `model ${p.model_name} version ${p.model_version} (@${p.model_alias}), run ${p.run_id}, training data ${p.training_data_hash}, rules ${p.rules_version}; policy thresholds of this version: minimum gain in P(durable CR) ${th.min_durable_gain}, maximum P(severe cardiac toxicity) ${th.max_p_toxicity}`;
   $("answer-scope").textContent = answer.scope;
   drawCurves(curves);
 }
@@ -165,13 +170,19 @@ function drawCurves(c) {
   out += `<text x="${(W + L) / 2}" y="${H - 4}" text-anchor="middle">months</text>`;
   const series = [["il2_os", "HD IL-2: overall survival", "var(--il2)", ""], ["il2_pfs", "HD IL-2: progression-free", "var(--il2)", "6 4"],
     ["tki_os", "TKI: overall survival", "var(--tki)", ""], ["tki_pfs", "TKI: progression-free", "var(--tki)", "6 4"]];
+  for (const [key, , color] of series) {  // the 95 % bands first, under the curves
+    const upper = c.months.map((m, i) => `${i ? "L" : "M"}${x(m).toFixed(1)},${y(c[`${key}_hi`][i]).toFixed(1)}`).join("");
+    const lower = c.months.map((m, i) => `L${x(m).toFixed(1)},${y(c[`${key}_lo`][i]).toFixed(1)}`).reverse().join("");
+    out += `<path class="band" data-series="${key}" d="${upper}${lower}Z" fill="${color}" fill-opacity="0.12" stroke="none"/>`;
+  }
   for (const [key, , color, dash] of series) {
     const d = c.months.map((m, i) => `${i ? "L" : "M"}${x(m).toFixed(1)},${y(c[key][i]).toFixed(1)}`).join("");
     out += `<path class="curve" data-series="${key}" d="${d}" fill="none" stroke="${color}" stroke-width="2" stroke-dasharray="${dash}"/>`;
   }
   svg.innerHTML = out;
   $("legend").innerHTML = series.map(([, label, color, dash]) =>
-    `<span><svg width="28" height="8" style="border:0;width:28px"><line x1="0" x2="28" y1="4" y2="4" stroke="${color}" stroke-width="2" stroke-dasharray="${dash}"/></svg> ${label}</span>`).join("");
+    `<span><svg width="28" height="8" style="border:0;width:28px"><line x1="0" x2="28" y1="4" y2="4" stroke="${color}" stroke-width="2" stroke-dasharray="${dash}"/></svg> ${label}</span>`).join("")
+    + `<span class="small">shaded: 95 % bands (model outputs on synthetic data)</span>`;
 }
 
 async function submitPatient(event) {

@@ -31,10 +31,21 @@ def cohort_50k(params) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="session")
+def cohort_50k_cytokine(params) -> pd.DataFrame:
+    """The same patients (seed) as ``cohort_50k``, with cytokine-era outcomes."""
+    return simulate_cohort(TARGET_N, TARGET_SEED, params, era="cytokine")
+
+
+@pytest.fixture(scope="session")
 def outcome_table(cohort_50k, targets) -> pd.DataFrame:
-    """Every outcome target evaluated on the 50k cohort."""
-    outcome = TargetSet(tuple(t for t in targets if t.is_outcome), targets.populations)
-    return evaluate_targets(cohort_50k, outcome)
+    """Every outcome target of the default (targeted) era on the 50k cohort."""
+    return evaluate_targets(cohort_50k, targets.in_era("targeted").outcomes())
+
+
+@pytest.fixture(scope="session")
+def cytokine_outcome_table(cohort_50k_cytokine, targets) -> pd.DataFrame:
+    """Every outcome target of the cytokine era on its 50k cohort."""
+    return evaluate_targets(cohort_50k_cytokine, targets.in_era("cytokine").outcomes())
 
 
 def missed_targets(table: pd.DataFrame, min_margin_se: float = MIN_MARGIN_SE) -> list[str]:

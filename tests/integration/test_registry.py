@@ -73,9 +73,10 @@ def second_run(project) -> str:
         "train",
         "n=6000",
         "seed=1",
-        "holdout_n=3000",
+        "holdout_n=20000",
         "n_draws=100",
         "max_p_toxicity=0.3",
+        "min_durable_gain=0.035",
         experiment="board-study",
     )
 
@@ -93,8 +94,12 @@ def test_first_passing_version_becomes_champion_in_the_project_folder(project):
         "evaluation/reliability.png",
         "evaluation/threshold_sweep.png",
         "evaluation/synthetic_targets.csv",
-        "evaluation/policy_value.csv",
+        "evaluation/policy_value_targeted.csv",
+        "evaluation/policy_value_cytokine.csv",
+        "evaluation/tradeoff_targeted.csv",
+        "evaluation/coverage.csv",
     } <= artifacts
+    assert "model_card.html" in {a.path for a in client.list_artifacts(project.first_run_id)}
     assert (project.folder / "mlflow.db").exists() and (project.folder / "mlartifacts").is_dir()
     assert sorted(p.name for p in project.elsewhere.iterdir()) == []  # nothing written there
 
@@ -109,7 +114,7 @@ def test_hyper_parameters_are_set_from_train_and_travel_with_the_version(project
     assert params["n_imputations"] == str(TrainingConfig().n_imputations)  # the default, logged
     version = _client(project).get_run(second_run).data.tags["registered_version"]
     loaded = load_recommender(f"models:/il2select/{version}", project.settings.tracking_uri)
-    assert loaded.config == TrainingConfig(n_draws=100, max_p_toxicity=0.3)
+    assert loaded.config == TrainingConfig(n_draws=100, max_p_toxicity=0.3, min_durable_gain=0.035)
     assert loaded.estimators.n_draws == 101  # the point estimate and 100 draws
     from typer.testing import CliRunner
 

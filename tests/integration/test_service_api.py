@@ -8,6 +8,7 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pandas as pd
 import pytest
 
@@ -263,6 +264,9 @@ def test_survival_curves_for_both_strategies(client):
         assert len(values) == len(curves["months"])
         assert all(0.0 <= v <= 1.0 for v in values)
         assert all(b <= a + 1e-12 for a, b in zip(values, values[1:], strict=False))
+        low, high = curves[f"{key}_lo"], curves[f"{key}_hi"]  # the 95 % band holds the curve
+        assert all(lo - 1e-9 <= v <= hi + 1e-9 for lo, v, hi in zip(low, values, high, strict=True))
+        assert max(h - lo for lo, h in zip(low, high, strict=True)) > 0.005  # a band, not a line
 
 
 def test_model_shows_provenance_and_promotion_metrics(client, champion_tracking_uri):
@@ -284,14 +288,48 @@ def test_model_shows_provenance_and_promotion_metrics(client, champion_tracking_
         "training_data_hash": run.data.tags.get("training_data_sha256")
         or run.data.tags.get("training_data_hash"),
         "rules_version": RULES_VERSION,
+        "model_card": "/model/card",
+        # the thresholds belong to the version: what it was trained with, as MLflow params
+        "policy": {
+            "min_durable_gain": float(run.data.params["min_durable_gain"]),
+            "max_p_toxicity": float(run.data.params["max_p_toxicity"]),
+        },
     }
     assert info["provenance"]["training_data_hash"]
     assert info["metrics"] == pytest.approx(run.data.metrics)
 
 
-def test_health_metrics_and_openapi(service, client):
-    import httpx
+def test_model_card_is_the_champions_and_needs_no_token(service, champion_tracking_uri):
+    """The card logged by the champion's training run, served as HTML to anyone (no
+    patient data in it): the version, its thresholds, quality and limitations."""
+    import mlflow
 
+    registry = mlflow.MlflowClient(tracking_uri=champion_tracking_uri)
+    version = registry.get_model_version_by_alias("il2select", "champion")
+    params = registry.get_run(version.run_id).data.params
+    response = httpx.get(service.url + "/model/card")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    card = response.text
+    assert f"il2select version {version.version}" in card and version.run_id in card
+    assert f"<b>{params['min_durable_gain']}</b>" in card
+    for section in (
+        "Intended use",
+        "Population, era and data",
+        "Predictors and unknown inputs",
+        "Model types",
+        "Coverage of the truth",
+        "Trade-off table",
+        "Policy value",
+        "Limitations",
+        "synthetic data",
+        "checkpoint-inhibitor",
+    ):
+        assert section in card, section
+    assert "data:image/png;base64," in card  # the plots travel inside the card
+
+
+def test_health_metrics_and_openapi(service, client):
     assert httpx.get(f"{service.url}/livez").status_code == 200
     assert httpx.get(f"{service.url}/readyz").status_code == 200
     metrics = client.get("/metrics")

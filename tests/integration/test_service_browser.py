@@ -83,10 +83,30 @@ def test_tumour_board_page_end_to_end(service, page, tmp_path):
     assert curves.count() == 4
     for i in range(4):
         assert len(curves.nth(i).get_attribute("d")) > 200  # a drawn curve, not a stub
+    bands = page.locator("#survival-chart path.band")  # each curve's 95 % band, drawn
+    assert bands.count() == 4 and all(len(bands.nth(i).get_attribute("d")) > 400 for i in range(4))
+    rows = page.inner_text("#probabilities")
+    assert rows.count("(") >= 22  # an interval beside every estimate of both strategies
     assert "Contraindications" in page.inner_text("#eligibility")
     shown = page.inner_text("#pathway")  # both prognostic scores, as the answer gives them
     assert "MSKCC risk" in shown and "IMDC risk" in shown
     assert "checkpoint-inhibitor" in page.inner_text("#answer-scope")
+    assert "policy thresholds of this version" in page.inner_text("#provenance")
+    with page.context.expect_page() as opened:  # the model card, from the answer's link
+        page.click("#model-card")
+    card = opened.value
+    card.wait_for_load_state()
+    assert "Model card: il2select version" in card.inner_text("h1")
+    text = card.inner_text("body")
+    for section in (
+        "Intended use",
+        "Limitations",
+        "Trade-off table",
+        "Policy value",
+        "Coverage of the truth",
+    ):
+        assert section in text, section
+    card.close()
     page.screenshot(path=str(tmp_path / "answer.png"), full_page=True)
     page.emulate_media(media="print")
     assert page.is_hidden("#auth")

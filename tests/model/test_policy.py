@@ -63,22 +63,27 @@ def test_never_il2_with_a_contraindication_or_short_washout(recommender, stresse
 CONFIG = PolicyConfig(min_durable_gain=0.05, max_p_toxicity=0.2)
 # one patient per branch of the policy, in its order, with the words its reason must say
 BRANCHES = [
-    # (poor, eligible, washout_short, p_toxicity, durable_gain) -> recommendation, words
-    ((1.0, 1.0, 0.0, 0.10, 0.30), "temsirolimus_or_trial", "MSKCC risk is poor"),
-    ((1.0, 0.0, 1.0, 0.90, 0.30), "temsirolimus_or_trial", "MSKCC risk is poor"),
-    ((0.0, 0.0, 0.0, 0.10, 0.30), "tki_first", "IL-2 is contraindicated (fev1_low)"),
-    ((0.0, np.nan, 0.0, 0.10, 0.30), "tki_first", "IL-2 eligibility is unknown"),
-    ((np.nan, 1.0, 0.0, 0.10, 0.30), "tki_first", "whether MSKCC risk is poor is unknown"),
-    ((0.0, 1.0, 1.0, 0.10, 0.30), "tki_first", "defer IL-2 until 8 weeks"),
-    ((0.0, 1.0, 0.0, 0.21, 0.30), "tki_first", "0.21 is above 0.20"),
-    ((0.0, 1.0, 0.0, 0.20, 0.05), "il2_first", "+0.050 to the predicted probability"),
-    ((0.0, 1.0, 0.0, 0.10, 0.30), "il2_first", "at least 0.050"),
-    ((0.0, 1.0, 0.0, 0.10, 0.0499), "tki_first", "less than 0.050"),
+    # (poor, eligible, washout_short, p_toxicity, durable_gain, its lower bound)
+    #   -> recommendation, words
+    ((1.0, 1.0, 0.0, 0.10, 0.30, 0.1), "temsirolimus_or_trial", "MSKCC risk is poor"),
+    ((1.0, 0.0, 1.0, 0.90, 0.30, 0.1), "temsirolimus_or_trial", "MSKCC risk is poor"),
+    ((0.0, 0.0, 0.0, 0.10, 0.30, 0.1), "tki_first", "IL-2 is contraindicated (fev1_low)"),
+    ((0.0, np.nan, 0.0, 0.10, 0.30, 0.1), "tki_first", "IL-2 eligibility is unknown"),
+    ((np.nan, 1.0, 0.0, 0.10, 0.30, 0.1), "tki_first", "whether MSKCC risk is poor is unknown"),
+    ((0.0, 1.0, 1.0, 0.10, 0.30, 0.1), "tki_first", "defer IL-2 until 8 weeks"),
+    ((0.0, 1.0, 0.0, 0.21, 0.30, 0.1), "tki_first", "0.21 is above 0.20"),
+    ((0.0, 1.0, 0.0, 0.20, 0.05, 0.01), "il2_first", "+0.050 to the predicted probability"),
+    ((0.0, 1.0, 0.0, 0.10, 0.30, 0.1), "il2_first", "at least 0.050 with a 95 % lower bound"),
+    ((0.0, 1.0, 0.0, 0.10, 0.0499, 0.01), "tki_first", "less than 0.050"),
+    ((0.0, 1.0, 0.0, 0.10, 0.30, 0.0), "tki_first", "lower bound +0.000 is not above zero"),
+    ((0.0, 1.0, 0.0, 0.10, 0.30, -0.02), "tki_first", "cannot be told from none"),
 ]
 
 
 def _inputs(rows) -> PolicyInputs:
-    poor, eligible, washout, tox, gain = (np.array(c, dtype=float) for c in zip(*rows, strict=True))
+    poor, eligible, washout, tox, gain, gain_lo = (
+        np.array(c, dtype=float) for c in zip(*rows, strict=True)
+    )
     n = len(rows)
     return PolicyInputs(
         poor=poor,
@@ -89,6 +94,7 @@ def _inputs(rows) -> PolicyInputs:
         p_cure=np.full(n, 0.1),
         p_toxicity=tox,
         durable_gain=gain,
+        durable_gain_lo=gain_lo,
     )
 
 
@@ -119,6 +125,7 @@ def test_vectorised_and_explained_decisions_agree_on_random_patients():
         p_cure=rng.uniform(0, 0.3, n),
         p_toxicity=np.where(edge, CONFIG.max_p_toxicity, rng.uniform(0, 0.5, n)),
         durable_gain=np.where(edge, CONFIG.min_durable_gain, rng.uniform(-0.1, 0.3, n)),
+        durable_gain_lo=np.where(rng.random(n) < 0.1, 0.0, rng.uniform(-0.1, 0.2, n)),
     )
     explained = [said for said, _ in explain(inputs, CONFIG)]
     assert list(choose(inputs, CONFIG)) == explained
@@ -133,14 +140,14 @@ def test_a_reason_that_contradicts_the_recommendation_is_refused(monkeypatch):
         decide(_inputs([BRANCHES[0][0]]), CONFIG)
 
 
-def test_quick_decisions_equal_full_assessments(recommender):
-    """'What would change the answer' uses the cheap path: it must decide the same."""
-    from model.recommend.assessment import decide_quickly
+def test_decisions_alone_equal_full_assessments(recommender):
+    """'What would change the answer' decides without reasons: it must decide the same."""
+    from model.recommend.decision import decide_only
     from tests.conftest import SAMPLES
 
     raw = pd.read_csv(SAMPLES / "clinic_list.csv", dtype=str, keep_default_na=False)
     typed = validate_table(raw).typed
     values = {k: typed[k].to_numpy() for k in typed.columns}
     full = assess(recommender, values, len(typed)).recommendation
-    assert (decide_quickly(recommender, values, len(typed)) == full).all()
+    assert (decide_only(recommender, values, len(typed)) == full).all()
     assert set(full) == {"il2_first", "tki_first", "temsirolimus_or_trial"}
