@@ -30,6 +30,11 @@ LIMITATIONS = (
     "TKI) are listed in data/synthetic/params.yaml with their reasons.",
     "Contraindications and the Manchester pathway are rules, applied before any score: a "
     "probability never hides a contraindication.",
+    "The 95 % intervals carry the models' parameter uncertainty only. Against the "
+    "generator's truth the probabilities' intervals cover it about as often as they "
+    "should, but the survival intervals (overall survival above all) and P(cure) cover it "
+    "less often: the survival models' shape is not the generator's (see the coverage "
+    "table). Read survival intervals as lower bounds on the uncertainty.",
 )
 
 

@@ -29,7 +29,7 @@ from data.synthetic.calibration_expected import (
 )
 from data.synthetic.cohort import simulate_case_mix
 from data.synthetic.params import Parameters, dump_parameters
-from data.synthetic.targets import Target, TargetSet
+from data.synthetic.targets import DEFAULT_ERA, Target, TargetSet
 
 log = logging.getLogger(__name__)
 RATIO_STATISTICS = ("odds_ratio", "hazard_ratio", "median_ratio")
@@ -229,15 +229,16 @@ def calibration_report(result: CalibrationResult, targets: TargetSet, document: 
         f"in {result.seconds:.0f} s; {result.status}",
         f"- cost: {result.cost_start:.4f} -> {result.cost_final:.4f}",
         "",
-        "Expected statistic of each target on the calibration case mix; position in the "
-        "band in half-widths (0 = centre, ±1 = edge; log scale for ratios).",
+        "Expected statistic of each target on the calibration case mix, in the target's "
+        "era (untagged targets in the default era); position in the band in half-widths "
+        "(0 = centre, ±1 = edge; log scale for ratios).",
         "",
-        "| target | kind | band | start | calibrated | position |",
-        "|---|---|---|---|---|---|",
+        "| target | era | kind | band | start | calibrated | position |",
+        "|---|---|---|---|---|---|---|",
     ]
     for t in targets:
         lines.append(
-            f"| {t.id} | {t.kind} | [{t.low:g}, {t.high:g}] | "
+            f"| {t.id} | {t.era or DEFAULT_ERA} | {t.kind} | [{t.low:g}, {t.high:g}] | "
             f"{result.start[t.id]:.4g} | {result.final[t.id]:.4g} | "
             f"{band_position(t, result.final[t.id]):+.2f} |"
         )

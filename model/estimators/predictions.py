@@ -25,6 +25,7 @@ from model.estimators.strategy_predictions import (
     point_outlook,
     predict_strategy,
     prepare_strategy,
+    strategy_quantities,
 )
 from model.rules.derive import Derived
 
@@ -60,19 +61,13 @@ def predict_batch(
     return _assemble(parts, n, unknown)
 
 
-# every draw's survival is evaluated on this grid (the horizons among it): the 95 % band
-# at each point gives the intervals of survival at 12/24/36/60 months, and where the
-# band's edges cross one half, the interval of the median (the q-quantile over draws of
-# the median is where the q-quantile of S(t) falls to 1/2, S being monotone in t)
-BAND_MONTHS = np.unique(
-    np.concatenate(
-        [
-            SURVIVAL_MONTHS,
-            [3.0, 6.0, 9.0, 15.0, 18.0, 30.0, 42.0, 48.0, 72.0, 84.0, 96.0, 120.0],
-            [150.0, 180.0, 240.0, 300.0, 420.0, 600.0, 1200.0],
-        ]
-    )
-)
+# every draw's survival is evaluated at the horizons (their intervals) and at a bracket of
+# times around each patient's point median: the q-quantile over draws of the median is
+# where the q-quantile of S(t) falls to 1/2 (S is monotone in t), so where the band's
+# edges cross one half inside the bracket are the median's interval (beyond it: 0 or
+# not reached, the conservative ends)
+MEDIAN_BRACKET = np.array([0.25, 0.4, 0.6, 0.8, 1.0, 1.25, 1.6, 2.5, 4.0])
+UNREACHED_BRACKET_CENTRE = 240.0  # months: where a curve that never halves is bracketed
 INTERVAL_MONTHS = SURVIVAL_MONTHS[-1:]  # what the point-only path evaluates (durable CR)
 
 
@@ -170,73 +165,88 @@ def _summarise(estimators: FittedEstimators, design: np.ndarray, imputed: bool) 
             point[f"{name}_{quantity}"] = values
         for endpoint, median in middle.items():
             medians[f"{name}_median_{endpoint}_months"] = median
-        drawn = predict_strategy(models[name], draws[name], paired, BAND_MONTHS)
+        prepared = prepare_strategy(models[name], draws[name], paired)
+        drawn = strategy_quantities(prepared, SURVIVAL_MONTHS)
+        for endpoint in ("pfs", "os"):  # the band around the point median, (D, n, B)
+            months = _bracket(middle[endpoint])
+            drawn[f"{endpoint}_bracket"] = prepared.survival(endpoint, months)
+            drawn[f"{endpoint}_bracket_months"] = months
         for quantity, values in drawn.items():  # imputed: each draw its own imputation
-            per_draw[f"{name}_{quantity}"] = values if imputed else values[1:]
+            keep_all = imputed or quantity.endswith("_bracket_months")  # months: not draws
+            per_draw[f"{name}_{quantity}"] = values if keep_all else values[1:]
     for quantity in ("p_response", "p_complete_response", "p_cure", "p_durable_cr"):
         key = f"diff_{quantity}"
         point[key] = point[f"il2_{quantity}"] - point[f"tki_{quantity}"]
         per_draw[key] = per_draw[f"il2_{quantity}"] - per_draw[f"tki_{quantity}"]
+    brackets = {k: per_draw.pop(k) for k in list(per_draw) if "_bracket" in k}
     lo, hi = _intervals(per_draw)
-    _median_bounds(lo, hi, medians)
+    _median_bounds(lo, hi, medians, brackets)
     nearest = design[0] if imputed else design  # imputation-major, nearest donor first
     return BatchPrediction(point, lo, hi, medians, np.full(design.shape[-2], imputed), nearest)
 
 
 def _intervals(per_draw: dict[str, np.ndarray]) -> tuple[dict, dict]:
-    """2.5 and 97.5 % quantiles over the draws of every quantity at once: one sort of a
-    (quantities, n, draws) block along its last axis (numpy's vectorised sort beats a
-    partition at four order statistics several times over), then linear interpolation
-    between order statistics, as numpy's default percentile."""
-    keys = list(per_draw)
-    d, n = per_draw[keys[0]].shape
-    block = np.empty((len(keys), n, d))
-    for i, key in enumerate(keys):
-        block[i] = per_draw[key].T
-    block.sort(axis=-1)
+    """2.5 and 97.5 % quantiles over the draws (axis 0) of every quantity, linearly
+    interpolated between order statistics as numpy's default percentile; each array is
+    partitioned at the four order statistics it needs (no full sort, no copy into one
+    block: memory stays that of the draws)."""
+    lo, hi = {}, {}
+    for key, values in per_draw.items():
+        lo[key], hi[key] = _quantiles(values)
+    return lo, hi
+
+
+def _quantiles(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    d = values.shape[0]
     positions = np.array([(1 - LEVEL) / 2, (1 + LEVEL) / 2]) * (d - 1)
     below, above = np.floor(positions).astype(int), np.ceil(positions).astype(int)
     weight = positions - below
-    bounds = block[..., below] * (1 - weight) + block[..., above] * weight
-    return (
-        {k: bounds[i, :, 0] for i, k in enumerate(keys)},
-        {k: bounds[i, :, 1] for i, k in enumerate(keys)},
+    # the draws made the last, contiguous axis: partitioning along a strided one is slow
+    order = np.partition(np.moveaxis(values, 0, -1), np.unique(np.r_[below, above]), axis=-1)
+    order = np.moveaxis(order, -1, 0)
+    bounds = (
+        order[below] * (1 - weight)[:, *([None] * (values.ndim - 1))]
+        + order[above] * weight[:, *([None] * (values.ndim - 1))]
     )
+    return bounds[0], bounds[1]
 
 
-def _median_bounds(lo: dict, hi: dict, medians: dict) -> None:
-    """Replace the band's grid points by the medians' intervals (``..._median_..._lo`` and
-    ``_hi`` in ``lo``/``hi``): where the band's lower edge falls to 1/2 is the median's
-    lower bound, where its upper edge does, the upper bound (inf: not reached in 100
-    years); linear interpolation between grid points. Survival at the horizons stays."""
-    horizons = {int(m) for m in SURVIVAL_MONTHS}
+def _bracket(median: np.ndarray) -> np.ndarray:
+    """(n, B) months around each point median (a fixed centre where it is never reached)."""
+    centre = np.where(np.isfinite(median), median, UNREACHED_BRACKET_CENTRE)
+    return centre[:, None] * MEDIAN_BRACKET[None, :]
+
+
+def _median_bounds(lo: dict, hi: dict, medians: dict, brackets: dict) -> None:
+    """The medians' intervals (``..._median_..._months`` in ``lo``/``hi``): where the band's
+    lower edge falls to 1/2 is the median's lower bound, where its upper edge does, the
+    upper bound; 0 before the bracket, inf (not reached) beyond it."""
     for name in STRATEGIES:
         for endpoint in ("pfs", "os"):
-            keys = [f"{name}_{endpoint}_at_{int(m)}_months" for m in BAND_MONTHS]
+            months = brackets[f"{name}_{endpoint}_bracket_months"]
+            low, high = _quantiles(brackets[f"{name}_{endpoint}_bracket"])
             median = f"{name}_median_{endpoint}_months"
-            for bounds in (lo, hi):
-                band = np.column_stack([bounds[k] for k in keys])
-                bounds[median] = _first_crossing(band, BAND_MONTHS)
-            for month, key in zip(BAND_MONTHS.astype(int), keys, strict=True):
-                if month not in horizons:
-                    del lo[key], hi[key]
-            # the point median is of the draws' mean curve: keep it inside its interval
-            lo[median] = np.minimum(lo[median], medians[median])
-            hi[median] = np.maximum(hi[median], medians[median])
+            lo[median] = np.minimum(_first_crossing(low, months, before=0.0), medians[median])
+            hi[median] = np.maximum(_first_crossing(high, months), medians[median])
 
 
-def _first_crossing(curves: np.ndarray, months: np.ndarray) -> np.ndarray:
-    """Where each row of ``curves`` (n, T) on ``months`` first falls to 1/2, linearly
-    interpolated (from S = 1 at month 0); inf where it never does."""
-    s = np.concatenate([np.ones((curves.shape[0], 1)), curves], axis=1)
-    t = np.concatenate([[0.0], months])
-    below = s <= 0.5
+def _first_crossing(curves: np.ndarray, months: np.ndarray, before: float | None = None):
+    """Where each row of ``curves`` (n, T) on its ``months`` (n, T, increasing) first falls
+    to 1/2, linearly interpolated; ``before`` where it is already there at the first
+    month (None: interpolate from S = 1 at month 0), inf where it never falls."""
+    below = curves <= 0.5
     reached = below.any(axis=1)
-    after = np.maximum(np.argmax(below, axis=1), 1)
-    rows = np.arange(s.shape[0])
-    s0, s1 = s[rows, after - 1], s[rows, after]
+    after = np.argmax(below, axis=1)
+    rows = np.arange(curves.shape[0])
+    first = after == 0
+    prev = np.maximum(after - 1, 0)
+    s0 = np.where(first, 1.0, curves[rows, prev])
+    t0 = np.where(first, 0.0, months[rows, prev])
+    s1, t1 = curves[rows, after], months[rows, after]
     step = np.where(s0 > s1, s0 - s1, 1.0)
-    crossing = t[after - 1] + np.clip((s0 - 0.5) / step, 0.0, 1.0) * (t[after] - t[after - 1])
+    crossing = t0 + np.clip((s0 - 0.5) / step, 0.0, 1.0) * (t1 - t0)
+    if before is not None:
+        crossing = np.where(first, before, crossing)
     return np.where(reached, crossing, np.inf)
 
 

@@ -52,9 +52,15 @@ def mixture(curves: dict[str, PreparedCurve], groups):
     weighted = [(groups[name][..., None], curve) for name, curve in curves.items()]
 
     def at(months: np.ndarray) -> np.ndarray:
-        total = 0.0
+        # in place: each group's fresh (D, n, T) curve is weighted where it lies and added
+        # to the first (allocating a temporary per operation cost more than the arithmetic)
+        total = None
         for weight, curve in weighted:
-            total = total + weight * curve.at(months)
+            part = curve.at(months)
+            if part.shape != np.broadcast_shapes(part.shape, weight.shape):
+                part = np.broadcast_to(part, np.broadcast_shapes(part.shape, weight.shape)).copy()
+            np.multiply(part, weight, out=part)
+            total = part if total is None else np.add(total, part, out=total)
         return total
 
     return at
