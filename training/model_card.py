@@ -30,11 +30,11 @@ LIMITATIONS = (
     "TKI) are listed in data/synthetic/params.yaml with their reasons.",
     "Contraindications and the Manchester pathway are rules, applied before any score: a "
     "probability never hides a contraindication.",
-    "The 95 % intervals carry the models' parameter uncertainty only. Against the "
-    "generator's truth the probabilities' intervals cover it about as often as they "
-    "should, but the survival intervals (overall survival above all) and P(cure) cover it "
-    "less often: the survival models' shape is not the generator's (see the coverage "
-    "table). Read survival intervals as lower bounds on the uncertainty.",
+    "The 95 % intervals carry the models' parameter uncertainty, and for survival a "
+    "model-error allowance measured on the training data; against the generator's truth "
+    "some of them (IL-2 survival beyond two years, some PFS horizons, toxicity, P(cure)) "
+    "still cover it less often than they should: see the coverage table, and read those "
+    "intervals as lower bounds on the uncertainty.",
 )
 
 
@@ -108,7 +108,9 @@ def _basis(facts: CardFacts) -> list[str]:
             "given response chosen by BIC) and of IL-2 severe cardiac toxicity; progression-"
             "free and overall survival as a mixture over the best response (a mixture-cure "
             "Weibull model for IL-2 complete responders, Cox models elsewhere). 95 % "
-            f"intervals from {facts.config.get('n_draws')} parameter draws made at fit time. "
+            f"intervals from {facts.config.get('n_draws')} parameter draws made at fit time "
+            "(survival ones widened by a model-error allowance measured on the training "
+            "data). "
             f"Rules version {html.escape(RULES_VERSION)}.</p>",
         ),
     ]

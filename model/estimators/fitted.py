@@ -4,13 +4,14 @@ prediction of ``model.estimators.predictions`` reads, fitted in one call."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from model.estimators.design import design_matrix
 from model.estimators.imputation import DonorImputer, has_unknown
+from model.estimators.misfit import survival_misfit
 from model.estimators.strategy import StrategyDraws, StrategyModel, draw_strategy, fit_strategy
 
 STRATEGIES = ("il2", "tki")
@@ -26,6 +27,8 @@ class FittedEstimators:
     draws: dict[str, StrategyDraws]
     imputer: DonorImputer
     n_imputations: int
+    # per strategy, the survival models' shape error (``misfit``) at each horizon
+    misfit: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def n_draws(self) -> int:
@@ -57,7 +60,7 @@ def fit_estimators(
         {k: typed[k].to_numpy()[complete] for k in typed.columns}, int(complete.sum())
     )
     treatment = outcomes["treatment"].to_numpy()[complete]
-    models, draws = {}, {}
+    models, draws, misfit = {}, {}, {}
     for name in STRATEGIES:
         rows = treatment == name
         if rows.sum() < MIN_PATIENTS_PER_STRATEGY:
@@ -78,7 +81,14 @@ def fit_estimators(
             min_group_events=options.min_group_events,
         )
         draws[name] = draw_strategy(models[name], options.n_draws, rng)
-    return FittedEstimators(models, draws, imputer, options.n_imputations), design, treatment
+        misfit[name] = survival_misfit(
+            models[name],
+            draws[name],
+            design[rows],
+            {e: _time_and_event(got, e) for e in ("pfs", "os")},
+        )
+    fitted = FittedEstimators(models, draws, imputer, options.n_imputations, misfit)
+    return fitted, design, treatment
 
 
 def _time_and_event(outcomes: Mapping, endpoint: str) -> tuple[np.ndarray, np.ndarray]:

@@ -16,6 +16,7 @@ import numpy as np
 from model.estimators.design import design_matrix
 from model.estimators.fitted import STRATEGIES, FittedEstimators
 from model.estimators.imputation import has_unknown
+from model.estimators.misfit import Z, widen
 from model.estimators.pooling import PooledDesign
 from model.estimators.strategy_predictions import (
     GRID_MONTHS,
@@ -129,9 +130,18 @@ def _curve_bands(
     prepared = prepare_strategy(estimators.models[name], draws, design)
     out = {}
     for endpoint in ("pfs", "os"):
-        drawn = prepared.survival(endpoint, GRID_MONTHS)
-        drawn = drawn if imputed else drawn[1:]
+        every = prepared.survival(endpoint, GRID_MONTHS)
+        drawn = every if imputed else every[1:]
         low, high = np.quantile(drawn, [(1 - LEVEL) / 2, (1 + LEVEL) / 2], axis=0)
+        taus = getattr(estimators, "misfit", {}).get(name)
+        if taus:  # the same model-error allowance as the horizons' intervals (0 at month 0)
+            tau = np.interp(
+                GRID_MONTHS,
+                np.r_[0.0, SURVIVAL_MONTHS],
+                [0.0, *(taus[f"{endpoint}_at_{int(m)}_months"] for m in SURVIVAL_MONTHS)],
+            )
+            centre = every.mean(axis=0) if imputed else every[0]
+            low, high = widen(centre, low, high, tau)
         out[f"{endpoint}_lo"], out[f"{endpoint}_hi"] = low, high
     return out
 
@@ -180,7 +190,12 @@ def _summarise(estimators: FittedEstimators, design: np.ndarray, imputed: bool) 
         per_draw[key] = per_draw[f"il2_{quantity}"] - per_draw[f"tki_{quantity}"]
     brackets = {k: per_draw.pop(k) for k in list(per_draw) if "_bracket" in k}
     lo, hi = _intervals(per_draw)
-    _median_bounds(lo, hi, medians, brackets)
+    misfit = getattr(estimators, "misfit", {})  # versions fitted before it have none
+    for name, taus in misfit.items():
+        for quantity, tau in taus.items():
+            key = f"{name}_{quantity}"
+            lo[key], hi[key] = widen(point[key], lo[key], hi[key], tau)
+    _median_bounds(lo, hi, medians, brackets, misfit)
     nearest = design[0] if imputed else design  # imputation-major, nearest donor first
     return BatchPrediction(point, lo, hi, medians, np.full(design.shape[-2], imputed), nearest)
 
@@ -217,14 +232,23 @@ def _bracket(median: np.ndarray) -> np.ndarray:
     return centre[:, None] * MEDIAN_BRACKET[None, :]
 
 
-def _median_bounds(lo: dict, hi: dict, medians: dict, brackets: dict) -> None:
+def _median_bounds(lo: dict, hi: dict, medians: dict, brackets: dict, misfit: dict) -> None:
     """The medians' intervals (``..._median_..._months`` in ``lo``/``hi``): where the band's
     lower edge falls to 1/2 is the median's lower bound, where its upper edge does, the
-    upper bound; 0 before the bracket, inf (not reached) beyond it."""
+    upper bound; 0 before the bracket, inf (not reached) beyond it. The band's edges carry
+    the model-error allowance of the nearest horizons (``misfit``)."""
     for name in STRATEGIES:
         for endpoint in ("pfs", "os"):
             months = brackets[f"{name}_{endpoint}_bracket_months"]
             low, high = _quantiles(brackets[f"{name}_{endpoint}_bracket"])
+            taus = misfit.get(name, {})
+            if taus:
+                tau = np.interp(
+                    months,
+                    SURVIVAL_MONTHS,
+                    [taus[f"{endpoint}_at_{int(m)}_months"] for m in SURVIVAL_MONTHS],
+                )
+                low, high = low - Z * tau, high + Z * tau
             median = f"{name}_median_{endpoint}_months"
             lo[median] = np.minimum(_first_crossing(low, months, before=0.0), medians[median])
             hi[median] = np.maximum(_first_crossing(high, months), medians[median])

@@ -50,7 +50,10 @@ def assess(recommender: Predictor, values: Mapping, n: int) -> Assessment:
         if name in values:
             for i in np.flatnonzero(np.isnan(np.asarray(values[name], dtype=float))).tolist():
                 unknown[i].append(name)
-    changes = what_would_change(recommender, values, unknown)
+    # an input the rules have settled without it (KPS unknown with ECOG 2 counts the
+    # factor) is not varied: a value contradicting the known ones would flip nothing real
+    varied = [[u for u in row if derived.needed[u][i]] for i, row in enumerate(unknown)]
+    changes = what_would_change(recommender, values, varied)
     flags, workup = provisional(derived, choice, changes)
     deviates, deviation_reason = pathway_deviation(derived, choice, decided_by)
     differences = _differences(prediction)

@@ -113,21 +113,21 @@ def _decide_one(x: PolicyInputs, i: int, c: PolicyConfig) -> tuple[str, str]:
     if x.p_toxicity[i] > c.max_p_toxicity:
         return "tki_first", (
             f"predicted P(severe cardiac toxicity) on IL-2 "
-            f"{x.p_toxicity[i]:.2f} is above {c.max_p_toxicity:.2f}"
+            f"{x.p_toxicity[i]:.3f} is above {c.max_p_toxicity:.3f}"
         )
     gain = (
-        f"IL-2 adds {x.durable_gain[i]:+.3f} to the predicted probability of a durable "
+        f"IL-2 adds {x.durable_gain[i]:+.4f} to the predicted probability of a durable "
         f"complete remission (P(cure) on IL-2 {x.p_cure[i]:.3f})"
     )
     if x.durable_gain[i] < c.min_durable_gain:
-        return "tki_first", f"{gain}, less than {c.min_durable_gain:.3f}"
+        return "tki_first", f"{gain}, less than {c.min_durable_gain:.4f}"
     if not x.durable_gain_lo[i] > 0.0:
         return "tki_first", (
-            f"{gain}, but its 95 % lower bound {x.durable_gain_lo[i]:+.3f} is not above zero: "
+            f"{gain}, but its 95 % lower bound {x.durable_gain_lo[i]:+.4f} is not above zero: "
             "the gain cannot be told from none"
         )
     return "il2_first", (
-        f"{gain}, at least {c.min_durable_gain:.3f} with a 95 % lower bound of "
-        f"{x.durable_gain_lo[i]:+.3f}, and P(severe cardiac toxicity) "
-        f"{x.p_toxicity[i]:.2f} at most {c.max_p_toxicity:.2f}"
+        f"{gain}, at least {c.min_durable_gain:.4f} with a 95 % lower bound of "
+        f"{x.durable_gain_lo[i]:+.4f}, and P(severe cardiac toxicity) "
+        f"{x.p_toxicity[i]:.3f} at most {c.max_p_toxicity:.3f}"
     )

@@ -71,11 +71,11 @@ BRANCHES = [
     ((0.0, np.nan, 0.0, 0.10, 0.30, 0.1), "tki_first", "IL-2 eligibility is unknown"),
     ((np.nan, 1.0, 0.0, 0.10, 0.30, 0.1), "tki_first", "whether MSKCC risk is poor is unknown"),
     ((0.0, 1.0, 1.0, 0.10, 0.30, 0.1), "tki_first", "defer IL-2 until 8 weeks"),
-    ((0.0, 1.0, 0.0, 0.21, 0.30, 0.1), "tki_first", "0.21 is above 0.20"),
-    ((0.0, 1.0, 0.0, 0.20, 0.05, 0.01), "il2_first", "+0.050 to the predicted probability"),
-    ((0.0, 1.0, 0.0, 0.10, 0.30, 0.1), "il2_first", "at least 0.050 with a 95 % lower bound"),
-    ((0.0, 1.0, 0.0, 0.10, 0.0499, 0.01), "tki_first", "less than 0.050"),
-    ((0.0, 1.0, 0.0, 0.10, 0.30, 0.0), "tki_first", "lower bound +0.000 is not above zero"),
+    ((0.0, 1.0, 0.0, 0.21, 0.30, 0.1), "tki_first", "0.210 is above 0.200"),
+    ((0.0, 1.0, 0.0, 0.20, 0.05, 0.01), "il2_first", "+0.0500 to the predicted probability"),
+    ((0.0, 1.0, 0.0, 0.10, 0.30, 0.1), "il2_first", "at least 0.0500 with a 95 % lower bound"),
+    ((0.0, 1.0, 0.0, 0.10, 0.0499, 0.01), "tki_first", "less than 0.0500"),
+    ((0.0, 1.0, 0.0, 0.10, 0.30, 0.0), "tki_first", "lower bound +0.0000 is not above zero"),
     ((0.0, 1.0, 0.0, 0.10, 0.30, -0.02), "tki_first", "cannot be told from none"),
 ]
 
