@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from model.contract.crossfield import CROSS_WARNINGS
 from model.estimators.imputation import IMPUTED_INPUTS
 from model.estimators.predictions import BatchPrediction
 from model.recommend.decision import Predictor, policy_inputs
@@ -54,7 +55,8 @@ def assess(recommender: Predictor, values: Mapping, n: int) -> Assessment:
     # factor) is not varied: a value contradicting the known ones would flip nothing real
     varied = [[u for u in row if derived.needed[u][i]] for i, row in enumerate(unknown)]
     changes = what_would_change(recommender, values, varied)
-    flags, workup = provisional(derived, choice, changes)
+    discordant = next(r for r in CROSS_WARNINGS if r.name == "performance_discordant")
+    flags, workup = provisional(derived, choice, changes, discordant.breaks(values))
     deviates, deviation_reason = pathway_deviation(derived, choice, decided_by)
     differences = _differences(prediction)
     reasons = [

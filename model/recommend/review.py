@@ -11,11 +11,14 @@ from model.rules.derive import Derived
 from model.rules.pathway import PATHWAYS
 from model.rules.worklist import patient_actions
 
+PERFORMANCE_REASSESSMENT = "performance status reassessment (ECOG and Karnofsky disagree)"
+
 
 def provisional(
     derived: Derived,
     recommendation: np.ndarray,
     changes: list[list[dict]],
+    discordant: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[list[str]]]:
     """Per row: whether unknown inputs could change the recommendation, and the work-up
     that would settle it (the work-list's actions, each once).
@@ -23,7 +26,8 @@ def provisional(
     A row is provisional when setting one unknown input to its low or high value changes
     the recommendation (``changes``), or when a derived value that gates IL-2 is unknown:
     eligibility or poor risk (IL-2 waits for them), or the histology review while IL-2 is
-    recommended (the pathway offers IL-2 only after it).
+    recommended (the pathway offers IL-2 only after it); or when ECOG and Karnofsky
+    disagree (``discordant``): eligibility and MSKCC risk rest on whichever is current.
     """
     n = len(recommendation)
     flags = np.zeros(n, dtype=bool)
@@ -46,6 +50,9 @@ def provisional(
             flags[i] = True
             # the work-list's wording: one blood draw for every pending analyte
             workup[i] = patient_actions(";".join(dict.fromkeys(inputs)), "", float("nan"))
+        if discordant is not None and discordant[i]:
+            flags[i] = True
+            workup[i].append(PERFORMANCE_REASSESSMENT)
     return flags, workup
 
 

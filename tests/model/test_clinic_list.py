@@ -99,3 +99,12 @@ def test_prediction_table_carries_what_the_answer_says(recommender, answers):
         median = answer["il2"]["median_os_months"]
         if median["lo"] is not None:
             assert row.il2_median_os_months_lo == pytest.approx(median["lo"])
+
+
+def test_discordant_performance_status_makes_the_answer_provisional(answers):
+    """MAN-033: ECOG 2 (a contraindication) with Karnofsky 80 (ECOG 1's band): eligibility
+    and MSKCC risk rest on whichever is current, so the answer waits for a reassessment."""
+    answer = answers["MAN-033"]
+    assert answer["provisional"] is True
+    assert any("performance status reassessment" in w for w in answer["workup"])
+    assert any("disagree" in w for w in answer["warnings"])
