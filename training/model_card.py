@@ -7,17 +7,14 @@ from __future__ import annotations
 import base64
 import html
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pandas as pd
 
 from model.estimators.design import FEATURE_NAMES
 from model.estimators.imputation import IMPUTED_INPUTS
 from model.recommend.answer import SCOPE
-from model.recommend.pyfunc import MODEL_CARD_ARTIFACT
 from model.rules.derive import RULES_VERSION
 
-CARD_NAME = MODEL_CARD_ARTIFACT
 LIMITATIONS = (
     "Trained and evaluated on synthetic cohorts generated from published rates, never on "
     "patients: every probability is a model output on synthetic data.",
@@ -133,13 +130,6 @@ def _results(facts: CardFacts) -> list[str]:
             "<ul>" + "".join(f"<li>{html.escape(t)}</li>" for t in LIMITATIONS) + "</ul>",
         ),
     ]
-
-
-def write_card(facts: CardFacts, folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / CARD_NAME
-    path.write_text(render_card(facts), encoding="utf-8")
-    return path
 
 
 def _quality(m: dict[str, float], facts: CardFacts) -> str:

@@ -123,20 +123,6 @@ def assignments(
     }
 
 
-def paired_difference(
-    a: np.ndarray, b: np.ndarray, rng: np.random.Generator, n_boot: int = 2000
-) -> tuple[float, float, float]:
-    """Per-1,000 difference in a 0/1 outcome between two policies on the same patients,
-    with a paired bootstrap 95 % interval. Each patient's difference is -1, 0 or +1, so a
-    resample's counts are multinomial: drawn exactly, without materialising indices."""
-    d = a - b
-    n = len(d)
-    shares = [np.mean(d == 1), np.mean(d == -1)]
-    counts = rng.multinomial(n, [shares[0], shares[1], 1 - sum(shares)], size=n_boot)
-    boot = 1000 * (counts[:, 0] - counts[:, 1]) / n
-    return 1000 * d.mean(), *np.percentile(boot, [2.5, 97.5])
-
-
 def sweep(
     hold: pd.DataFrame,
     inputs: PolicyInputs,

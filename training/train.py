@@ -17,7 +17,13 @@ import pandas as pd
 from data.synthetic.params import load_parameters
 from model.contract.columns import COLUMNS, FEATURE_COLUMNS
 from model.estimators.imputation import has_unknown
-from model.recommend.pyfunc import IncompatibleModel, NoChampion, find_version, load_version
+from model.recommend.pyfunc import (
+    MODEL_CARD_ARTIFACT,
+    IncompatibleModel,
+    NoChampion,
+    find_version,
+    load_version,
+)
 from model.recommend.recommender import Recommender
 from model.recommend.training_config import TrainingConfig
 from model.settings import Settings
@@ -25,7 +31,7 @@ from training.data import TrainingData, prepare, synthetic_training_data
 from training.evaluate import evaluate, holdout_cohort, log_evaluation, write_tables
 from training.gate import GateResult, gate_real, gate_synthetic
 from training.metrics import calibration_slope
-from training.model_card import CARD_NAME, CardFacts, render_card
+from training.model_card import CardFacts, render_card
 from training.registry import move_alias
 from training.tracking import lineage_tags, log_recommender, training_run
 
@@ -95,7 +101,7 @@ def train_and_register(
             tradeoff=evaluation.sweep if evaluation else None,
             **material,
         )
-        mlflow.log_text(render_card(facts), CARD_NAME)
+        mlflow.log_text(render_card(facts), MODEL_CARD_ARTIFACT)
         alias = _promote(settings, version, gate, log)
         return TrainResult(run.info.run_id, version, alias, gate.passed, gate.reasons, metrics)
 

@@ -22,9 +22,7 @@ from model.estimators.strategy_predictions import (
     GRID_MONTHS,
     SURVIVAL_MONTHS,
     point_curves,
-    point_draws,
     point_outlook,
-    predict_strategy,
     prepare_strategy,
     strategy_quantities,
 )
@@ -69,34 +67,6 @@ def predict_batch(
 # not reached, the conservative ends)
 MEDIAN_BRACKET = np.array([0.25, 0.4, 0.6, 0.8, 1.0, 1.25, 1.6, 2.5, 4.0])
 UNREACHED_BRACKET_CENTRE = 240.0  # months: where a curve that never halves is bracketed
-INTERVAL_MONTHS = SURVIVAL_MONTHS[-1:]  # what the point-only path evaluates (durable CR)
-
-
-def predict_points(
-    estimators: FittedEstimators, values: Mapping, n: int, derived: Derived | None = None
-) -> dict[str, np.ndarray]:
-    """Point estimates only (no intervals, no medians): what the policy needs, cheaply —
-    for 'what would change the answer', where each unknown input is varied. ``derived``
-    (the rules on these rows) saves deriving them again."""
-    unknown = has_unknown(values, n)
-    point: dict[str, np.ndarray] = {}
-    for rows, imputed in ((np.flatnonzero(~unknown), False), (np.flatnonzero(unknown), True)):
-        if rows.size == 0:
-            continue
-        pooled = PooledDesign.of(patient_design(estimators, values, rows, imputed, derived))
-        for name in STRATEGIES:
-            got = predict_strategy(
-                estimators.models[name],
-                point_draws(estimators.draws[name]),
-                pooled.design,
-                INTERVAL_MONTHS,
-            )
-            for quantity, value in got.items():
-                point.setdefault(f"{name}_{quantity}", np.full(n, np.nan))[rows] = pooled.pool(
-                    value[0]
-                )
-    point["diff_p_durable_cr"] = point["il2_p_durable_cr"] - point["tki_p_durable_cr"]
-    return point
 
 
 def predict_curves(estimators: FittedEstimators, values: Mapping, n: int) -> dict[str, np.ndarray]:

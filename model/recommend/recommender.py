@@ -19,7 +19,6 @@ from model.estimators.predictions import (
     BatchPrediction,
     predict_batch,
     predict_curves,
-    predict_points,
 )
 from model.estimators.strategy_predictions import GRID_MONTHS
 from model.recommend.answer import PatientAnswer, SurvivalCurves, answer_records
@@ -79,12 +78,6 @@ class Recommender:
     ) -> BatchPrediction:
         """Predictions for column arrays (unknown = NaN), in row order."""
         return predict_batch(self.estimators, values, n, derived)
-
-    def predict_points(
-        self, values: Mapping, n: int, derived: Derived | None = None
-    ) -> dict[str, np.ndarray]:
-        """Point estimates only: what the policy decides on."""
-        return predict_points(self.estimators, values, n, derived)
 
     def extrapolated(self, prediction: BatchPrediction) -> np.ndarray:
         """True where either strategy was almost never given to such patients (propensity
