@@ -47,16 +47,21 @@ class BatchPrediction:
 
 
 def predict_batch(
-    estimators: FittedEstimators, values: Mapping, n: int, derived: Derived | None = None
+    estimators: FittedEstimators,
+    values: Mapping,
+    n: int,
+    derived: Derived | None = None,
+    survival: bool = True,
 ) -> BatchPrediction:
     """Predictions for ``n`` patients given as column arrays (unknown = NaN); ``derived``
-    (the rules on these rows) saves deriving them again."""
+    (the rules on these rows) saves deriving them again. Without ``survival``, only the
+    probabilities (what the policy decides on; survival is most of the cost)."""
     unknown = has_unknown(values, n)
     parts = []
     for rows, imputed in ((np.flatnonzero(~unknown), False), (np.flatnonzero(unknown), True)):
         if rows.size:
             design = patient_design(estimators, values, rows, imputed, derived)
-            parts.append((rows, _summarise(estimators, design, imputed)))
+            parts.append((rows, _summarise(estimators, design, imputed, survival)))
     return _assemble(parts, n, unknown)
 
 
@@ -133,21 +138,24 @@ def patient_design(
     return design_matrix(subset, rows.size, None if derived is None else derived.take(rows))
 
 
-def _summarise(estimators: FittedEstimators, design: np.ndarray, imputed: bool) -> BatchPrediction:
+def _summarise(
+    estimators: FittedEstimators, design: np.ndarray, imputed: bool, survival: bool = True
+) -> BatchPrediction:
     point, medians, per_draw = {}, {}, {}
+    endpoints, horizons = (("pfs", "os"), SURVIVAL_MONTHS) if survival else (("pfs",), ())
     pooled = PooledDesign.of(design)
     models, draws = estimators.models, estimators.draws
     # with unknown inputs, draw d sees imputation d mod n_imputations
     paired = design[np.arange(estimators.n_draws) % design.shape[0]] if imputed else design
     for name in STRATEGIES:
-        best, middle = point_outlook(models[name], draws[name], pooled)
+        best, middle = point_outlook(models[name], draws[name], pooled, survival)
         for quantity, values in best.items():  # imputed: the average over imputations
             point[f"{name}_{quantity}"] = values
         for endpoint, median in middle.items():
             medians[f"{name}_median_{endpoint}_months"] = median
-        prepared = prepare_strategy(models[name], draws[name], paired)
-        drawn = strategy_quantities(prepared, SURVIVAL_MONTHS)
-        for endpoint in ("pfs", "os"):  # the band around the point median, (D, n, B)
+        prepared = prepare_strategy(models[name], draws[name], paired, endpoints)
+        drawn = strategy_quantities(prepared, horizons)
+        for endpoint in middle:  # the band around the point median, (D, n, B)
             months = _bracket(middle[endpoint])
             drawn[f"{endpoint}_bracket"] = prepared.survival(endpoint, months)
             drawn[f"{endpoint}_bracket_months"] = months
@@ -164,17 +172,17 @@ def _summarise(estimators: FittedEstimators, design: np.ndarray, imputed: bool) 
     for name, taus in misfit.items():
         for quantity, tau in taus.items():
             key = f"{name}_{quantity}"
-            lo[key], hi[key] = widen(point[key], lo[key], hi[key], tau)
-    _median_bounds(lo, hi, medians, brackets, misfit)
+            if key in lo:
+                lo[key], hi[key] = widen(point[key], lo[key], hi[key], tau)
+    if survival:
+        _median_bounds(lo, hi, medians, brackets, misfit)
     nearest = design[0] if imputed else design  # imputation-major, nearest donor first
     return BatchPrediction(point, lo, hi, medians, np.full(design.shape[-2], imputed), nearest)
 
 
 def _intervals(per_draw: dict[str, np.ndarray]) -> tuple[dict, dict]:
     """2.5 and 97.5 % quantiles over the draws (axis 0) of every quantity, linearly
-    interpolated between order statistics as numpy's default percentile; each array is
-    partitioned at the four order statistics it needs (no full sort, no copy into one
-    block: memory stays that of the draws)."""
+    interpolated between order statistics as numpy's default percentile."""
     lo, hi = {}, {}
     for key, values in per_draw.items():
         lo[key], hi[key] = _quantiles(values)
@@ -185,14 +193,12 @@ def _quantiles(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     d = values.shape[0]
     positions = np.array([(1 - LEVEL) / 2, (1 + LEVEL) / 2]) * (d - 1)
     below, above = np.floor(positions).astype(int), np.ceil(positions).astype(int)
-    weight = positions - below
-    # the draws made the last, contiguous axis: partitioning along a strided one is slow
-    order = np.partition(np.moveaxis(values, 0, -1), np.unique(np.r_[below, above]), axis=-1)
-    order = np.moveaxis(order, -1, 0)
-    bounds = (
-        order[below] * (1 - weight)[:, *([None] * (values.ndim - 1))]
-        + order[above] * weight[:, *([None] * (values.ndim - 1))]
-    )
+    weight = (positions - below).astype(values.dtype)
+    # a full sort beats a partition at four order statistics: numpy's vectorised sort is
+    # 3-5 times faster on 200 draws (bench: 35 ms against 9 ms for 199 x 9,000 doubles)
+    order = np.sort(values, axis=0)
+    lift = (slice(None), *([None] * (values.ndim - 1)))
+    bounds = order[below] * (1 - weight)[lift] + order[above] * weight[lift]
     return bounds[0], bounds[1]
 
 

@@ -48,20 +48,27 @@ def prepare_groups(components, component_draws, groups, design) -> dict[str, Pre
 
 
 def mixture(curves: dict[str, PreparedCurve], groups):
-    """S(t) of the response mixture as a function of months, (D, n, T)."""
-    weighted = [(groups[name][..., None], curve) for name, curve in curves.items()]
+    """S(t) of the response mixture as a function of months, (D, n, T): the sum over
+    groups of w (c + (1 - c) exp(-H)) as the sum of w (1 - c) exp(-H) plus the constant
+    sum of w c, so that each group costs one product and one sum over (D, n, T) beyond
+    its own curve."""
+    factors, constant = [], None
+    for name, curve in curves.items():
+        weight = groups[name][..., None].astype(curve.dtype, copy=False)
+        if curve.cure is not None:
+            cured = weight * curve.cure
+            constant = cured if constant is None else constant + cured
+            weight = weight * (1 - curve.cure)
+        factors.append((weight, curve))
 
     def at(months: np.ndarray) -> np.ndarray:
-        # in place: each group's fresh (D, n, T) curve is weighted where it lies and added
-        # to the first (allocating a temporary per operation cost more than the arithmetic)
         total = None
-        for weight, curve in weighted:
-            part = curve.at(months)
-            if part.shape != np.broadcast_shapes(part.shape, weight.shape):
-                part = np.broadcast_to(part, np.broadcast_shapes(part.shape, weight.shape)).copy()
-            np.multiply(part, weight, out=part)
+        for weight, curve in factors:
+            part = curve.uncured_at(months)
+            shape = np.broadcast_shapes(part.shape, weight.shape)
+            part = np.multiply(part, weight, out=part if part.shape == shape else None)
             total = part if total is None else np.add(total, part, out=total)
-        return total
+        return total if constant is None else np.add(total, constant, out=total)
 
     return at
 
@@ -83,12 +90,17 @@ class PreparedStrategy:
 
 
 def prepare_strategy(
-    model: StrategyModel, draws: StrategyDraws, design: np.ndarray
+    model: StrategyModel,
+    draws: StrategyDraws,
+    design: np.ndarray,
+    endpoints: tuple[str, ...] = ("pfs", "os"),
 ) -> PreparedStrategy:
+    """The response groups and the curves of ``endpoints`` (PFS alone is enough for the
+    probabilities: cure and durable remission read the complete responders' PFS)."""
     groups = group_probabilities(model, draws, design)
     curves = {
         endpoint: prepare_groups(getattr(model, endpoint), getattr(draws, endpoint), groups, design)
-        for endpoint in ("pfs", "os")
+        for endpoint in endpoints
     }
     return PreparedStrategy(model, draws, design, groups, curves)
 
@@ -154,17 +166,19 @@ assert np.array_equal(MEDIAN_GRID_MONTHS[_SURVIVAL_COLUMNS], SURVIVAL_MONTHS)
 
 
 def point_outlook(
-    model: StrategyModel, draws: StrategyDraws, pooled: PooledDesign
+    model: StrategyModel, draws: StrategyDraws, pooled: PooledDesign, survival: bool = True
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Point estimates (n,) of every quantity, survival at 12/24/36/60 months included, and
     the median PFS and OS (n,), of the point curves averaged over imputations. A median is
     inf when the curve stays above 0.5 (a cure fraction of one half or more, or beyond 100
     years): a coarse grid brackets the crossing, two finer grids inside the bracket narrow
-    it, and linear interpolation finishes (about 95 evaluations of the curve)."""
-    prepared = prepare_strategy(model, point_draws(draws), pooled.design)
+    it, and linear interpolation finishes (about 95 evaluations of the curve). Without
+    ``survival``, the probabilities alone (no survival, no medians)."""
+    endpoints = ("pfs", "os") if survival else ("pfs",)
+    prepared = prepare_strategy(model, point_draws(draws), pooled.design, endpoints)
     point = {k: pooled.pool(v[0]) for k, v in strategy_quantities(prepared, ()).items()}
     medians = {}
-    for endpoint in ("pfs", "os"):
+    for endpoint in endpoints if survival else ():
 
         def curve(months, endpoint=endpoint):
             return pooled.pool(prepared.survival(endpoint, pooled.rows_of(months))[0])

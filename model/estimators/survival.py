@@ -28,46 +28,56 @@ PARAMETERS = {
     "cox": ("beta_",),
 }
 INTERCEPT_COLUMN = 0  # design.FEATURE_NAMES[0]: the design's column of ones
+# parameter draws only feed 95 % intervals: single precision (7 digits) is plenty and halves
+# the memory traffic of the (D, n, T) curves; the point estimate (one draw) keeps double
+DRAW_DTYPE = np.float32
 # the Cox baseline cumulative hazard is kept on this grid (fine where curves are read)
 BASELINE_MONTHS = np.concatenate([np.arange(0.0, 120.0, 0.1), np.arange(120.0, 1201.0, 1.0)])
 
 
 @dataclass(frozen=True)
 class PreparedCurve:
-    """One component's S(t) for fixed patients and draws, as a function of months: the
-    Cox baseline and relative risk, or the Weibull shape, log scale and cure fraction,
-    each (D, n, 1), or (D, 1, 1) for a parameter on the intercept alone (the same for every
-    patient; it broadcasts)."""
+    """One component's S(t) = c + (1 - c) exp(-H(t)) for fixed patients and draws, as a
+    function of months: the Cox model's H(t) = H0(t) r, the Weibull's H(t) = t^rho a
+    (a = lambda^-rho). ``neg_scale`` is -r or -a, ``rho`` the Weibull shape, ``cure`` the
+    cure fraction c, each (D, n, 1), or (D, 1, 1) for a parameter on the intercept alone
+    (the same for every patient; it broadcasts). Folding the scale and the sign into one
+    factor leaves two passes over a (D, n, T) array per curve: a product and an exp."""
 
-    baseline: np.ndarray | None
-    risk: np.ndarray | None = None
+    baseline: np.ndarray | None  # cox: H0 on BASELINE_MONTHS
+    neg_scale: np.ndarray
     rho: np.ndarray | None = None
-    log_scale: np.ndarray | None = None
     cure: np.ndarray | None = None
 
     def cure_fraction(self) -> np.ndarray:
         """The cure fraction (D, n); zero for a model without one (then (D, 1) when the
-        shape is on the intercept alone: it broadcasts)."""
+        scale is on the intercept alone: it broadcasts)."""
         if self.cure is not None:
             return self.cure[..., 0]
-        return np.zeros((self.risk if self.risk is not None else self.rho).shape[:-1])
+        return np.zeros(self.neg_scale.shape[:-1])
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.neg_scale.dtype
+
+    def uncured_at(self, months: np.ndarray) -> np.ndarray:
+        """exp(-H(t)) at ``months`` (T,) or per patient (n, T), a new array: (D, n, T), or
+        (D, 1, T) when nothing in it depends on the patient."""
+        months = np.asarray(months, dtype=self.dtype)
+        if self.rho is None:
+            base = np.interp(months, BASELINE_MONTHS, self.baseline).astype(self.dtype)
+        else:  # t^rho = exp(rho log t), log 0 = -inf (S(0) = 1) without evaluating it
+            log_t = np.log(months, out=np.full(months.shape, -np.inf, self.dtype), where=months > 0)
+            base = np.multiply(log_t, self.rho)
+            np.exp(base, out=base)
+        shape = np.broadcast_shapes(base.shape, self.neg_scale.shape)
+        out = np.multiply(base, self.neg_scale, out=base if base.shape == shape else None)
+        return np.exp(out, out=out)
 
     def at(self, months: np.ndarray) -> np.ndarray:
-        """S(t), (D, n, T), at ``months`` (T,) or per patient (n, T)."""
-        months = np.asarray(months, dtype=float)
-        # every step in place: one (D, n, T) array, not one per operation
-        if self.risk is not None:
-            out = np.multiply(np.interp(months, BASELINE_MONTHS, self.baseline), self.risk)
-            np.negative(out, out=out)
-            return np.exp(out, out=out)
-        # (t / lambda)^rho as exp(rho (log t - log lambda)): no power, no division;
-        # log 0 = -inf (S(0) = 1) without evaluating it
-        log_t = np.log(months, out=np.full(months.shape, -np.inf), where=months > 0)
-        out = np.subtract(log_t, self.log_scale)
-        np.multiply(out, self.rho, out=out)
-        np.exp(out, out=out)
-        np.negative(out, out=out)
-        np.exp(out, out=out)
+        """S(t), (D, n, T), at ``months`` (T,) or per patient (n, T), in the precision of
+        the parameters (``DRAW_DTYPE`` for draws)."""
+        out = self.uncured_at(months)
         if self.cure is None:
             return out
         # the uncured curve may be shared by every patient (D, 1, T): the cure fraction is not
@@ -133,16 +143,25 @@ class Component:
 
     def prepare(self, design: np.ndarray, theta: np.ndarray | None = None) -> PreparedCurve:
         """The draws' linear predictors for ``design``, computed once: ``at(months)`` then
-        evaluates S(t) at any months (a median search reads one curve several times)."""
+        evaluates S(t) at any months (a median search reads one curve several times).
+        Several draws are prepared in ``DRAW_DTYPE``, one (the point estimate) in double."""
         theta = np.atleast_2d(self.mean if theta is None else theta)
+        dtype = np.float64 if theta.shape[0] == 1 else DRAW_DTYPE
         lin = self._linear(design, theta, shared=True)
         if self.kind == "cox":
             offset = self.centre @ theta.T  # (D,): the centring, per draw
             risk = np.subtract(lin["beta_"], offset[:, None], out=lin["beta_"])  # in place
-            return PreparedCurve(self.baseline, risk=np.exp(risk, out=risk)[..., None])
+            np.exp(risk, out=risk)
+            return PreparedCurve(self.baseline, (-risk).astype(dtype, copy=False)[..., None])
+        rho = np.exp(lin["rho_"])
+        # a = lambda^-rho = exp(-rho log lambda), in double before it is narrowed
+        neg_scale = -np.exp(-rho * lin["lambda_"])
         cure = expit(lin["cure_"])[..., None] if self.kind == "cure_weibull" else None
         return PreparedCurve(
-            None, rho=np.exp(lin["rho_"])[..., None], log_scale=lin["lambda_"][..., None], cure=cure
+            None,
+            neg_scale.astype(dtype, copy=False)[..., None],
+            rho.astype(dtype, copy=False)[..., None],
+            None if cure is None else cure.astype(dtype, copy=False),
         )
 
     def draw(self, n_draws: int, rng: np.random.Generator) -> np.ndarray:

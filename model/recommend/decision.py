@@ -9,7 +9,7 @@ from typing import Protocol
 import numpy as np
 
 from model.estimators.predictions import BatchPrediction
-from model.recommend.policy import PolicyConfig, PolicyInputs, choose
+from model.recommend.policy import PolicyConfig, PolicyInputs, choose, reads_predictions
 from model.rules.derive import Derived, derive
 
 
@@ -23,10 +23,13 @@ class Predictor(Protocol):
     def input_ranges(self) -> dict[str, tuple[float, float]]: ...
 
     def predict_values(
-        self, values: Mapping, n: int, derived: Derived | None = None
+        self, values: Mapping, n: int, derived: Derived | None = None, survival: bool = True
     ) -> BatchPrediction: ...
 
     def extrapolated(self, prediction: BatchPrediction) -> np.ndarray: ...
+
+
+POLICY_PREDICTIONS = ("il2_p_cure", "il2_p_severe_cardiac_toxicity", "diff_p_durable_cr")
 
 
 def policy_inputs(
@@ -55,8 +58,17 @@ def policy_inputs(
 
 def decide_only(recommender: Predictor, values: Mapping, n: int) -> np.ndarray:
     """The recommendation alone (``assess`` without reasons or answers): the same rules
-    and the same numbers, intervals included, since rule 4 reads the gain's lower bound."""
+    and the same numbers, intervals included, since rule 4 reads the gain's lower bound.
+    Only the rows rule 4 decides are predicted, and without survival (it reads none)."""
     derived = derive(values, n)
-    prediction = recommender.predict_values(values, n, derived)
-    inputs = policy_inputs(derived, values, prediction.point, prediction.lo["diff_p_durable_cr"])
-    return choose(inputs, recommender.policy)
+    washout = derived.cautions["tki_washout_under_8_weeks"]
+    rows = np.flatnonzero(reads_predictions(derived.mskcc_poor, derived.il2_eligible, washout))
+    point = {name: np.full(n, np.nan) for name in POLICY_PREDICTIONS}
+    gain_lo = np.full(n, np.nan)
+    if rows.size:
+        subset = {key: np.asarray(column)[rows] for key, column in values.items()}
+        got = recommender.predict_values(subset, rows.size, derived.take(rows), survival=False)
+        for name in POLICY_PREDICTIONS:
+            point[name][rows] = got.point[name]
+        gain_lo[rows] = got.lo["diff_p_durable_cr"]
+    return choose(policy_inputs(derived, values, point, gain_lo), recommender.policy)

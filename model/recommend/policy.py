@@ -56,11 +56,16 @@ class PolicyInputs:
     durable_gain_lo: np.ndarray  # its 95 % lower bound
 
 
+def reads_predictions(poor: np.ndarray, eligible: np.ndarray, washout_short: np.ndarray):
+    """Where rules 1-3 leave the decision to rule 4, the only rule that reads predictions
+    (elsewhere the recommendation is the same whatever the models say)."""
+    return (eligible == 1.0) & (poor == 0.0) & (washout_short != 1.0)
+
+
 def choose(x: PolicyInputs, c: PolicyConfig) -> np.ndarray:
     """The recommendation per patient, vectorised (the same rules as ``decide``)."""
-    settled = (x.eligible == 1.0) & (x.poor == 0.0) & (x.washout_short != 1.0)
     il2 = (
-        settled
+        reads_predictions(x.poor, x.eligible, x.washout_short)
         & (x.p_toxicity <= c.max_p_toxicity)
         & (x.durable_gain >= c.min_durable_gain)
         & (x.durable_gain_lo > 0.0)

@@ -74,10 +74,11 @@ class Recommender:
         return self.config.policy
 
     def predict_values(
-        self, values: Mapping, n: int, derived: Derived | None = None
+        self, values: Mapping, n: int, derived: Derived | None = None, survival: bool = True
     ) -> BatchPrediction:
-        """Predictions for column arrays (unknown = NaN), in row order."""
-        return predict_batch(self.estimators, values, n, derived)
+        """Predictions for column arrays (unknown = NaN), in row order (without
+        ``survival``: the probabilities alone)."""
+        return predict_batch(self.estimators, values, n, derived, survival)
 
     def extrapolated(self, prediction: BatchPrediction) -> np.ndarray:
         """True where either strategy was almost never given to such patients (propensity

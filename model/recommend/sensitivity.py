@@ -16,19 +16,26 @@ def what_would_change(
     recommender: Predictor, values: Mapping, unknown_inputs: list[list[str]]
 ) -> list[list[dict]]:
     """For every row, one ``Change`` (as a dict) per unknown input, in the row's order."""
-    rows, varied_inputs = [], []
+    source, inputs, levels, varied_inputs = [], [], [], []
     for i, unknown in enumerate(unknown_inputs):
         for name in unknown:
             for value in recommender.input_ranges[name]:
-                row = {k: np.asarray(v)[i : i + 1].copy() for k, v in values.items()}
-                row[name] = np.array([value], dtype=float)
-                rows.append(row)
+                source.append(i)
+                inputs.append(name)
+                levels.append(value)
             varied_inputs.append((i, name))
     changes: list[list[dict]] = [[] for _ in unknown_inputs]
-    if not rows:
+    if not source:
         return changes
-    batch = {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
-    varied = decide_only(recommender, batch, len(rows)).tolist()
+    # every variation at once: the rows repeated, each varied input set where it is varied
+    batch = {key: np.asarray(column)[source] for key, column in values.items()}
+    inputs, levels = np.asarray(inputs, dtype=object), np.asarray(levels, dtype=float)
+    for name in set(inputs.tolist()):
+        where = inputs == name
+        column = batch[name].astype(float)
+        column[where] = levels[where]
+        batch[name] = column
+    varied = decide_only(recommender, batch, len(source)).tolist()
     for j, (i, name) in enumerate(varied_inputs):
         low, high = recommender.input_ranges[name]
         changes[i].append(

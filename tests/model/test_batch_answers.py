@@ -176,4 +176,12 @@ def test_a_parameter_on_the_intercept_alone_is_shared_exactly(recommender, typed
     expected = cure + (1 - cure) * uncured  # S(t) from the full products, (D, n, T)
     got = component.prepare(design, theta).at(months)
     assert got.shape == expected.shape
-    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-15)
+    # draws are evaluated in single precision: six roundings of half a unit in the last
+    # place, the two exps' each multiplied by their argument (H and rho log t, a few at
+    # most), stay within 32 units of float32's epsilon
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, rtol=0, atol=32 * np.finfo(np.float32).eps)
+    # the point estimate (one draw) in double, where only the order of operations differs
+    point = component.prepare(design, theta[:1]).at(months)
+    assert point.dtype == np.float64
+    np.testing.assert_allclose(point, expected[:1], rtol=0, atol=1e-13)
