@@ -43,6 +43,7 @@ class FitOptions:
     n_imputations: int
     max_donors: int
     min_group_events: int
+    background_mortality_per_year: float = 0.0
 
 
 def fit_estimators(
@@ -79,6 +80,7 @@ def fit_estimators(
             if name == "il2"
             else None,
             min_group_events=options.min_group_events,
+            background=_monthly_hazard(options.background_mortality_per_year),
         )
         draws[name] = draw_strategy(models[name], options.n_draws, rng)
         misfit[name] = survival_misfit(
@@ -89,6 +91,11 @@ def fit_estimators(
         )
     fitted = FittedEstimators(models, draws, imputer, options.n_imputations, misfit)
     return fitted, design, treatment
+
+
+def _monthly_hazard(per_year: float) -> float:
+    """The constant hazard per month of dying within a year with probability ``per_year``."""
+    return -np.log1p(-per_year) / 12.0
 
 
 def _time_and_event(outcomes: Mapping, endpoint: str) -> tuple[np.ndarray, np.ndarray]:

@@ -82,9 +82,18 @@ def fit_strategy(
     os: tuple[np.ndarray, np.ndarray],
     toxicity: np.ndarray | None = None,
     min_group_events: int = 20,
+    background: float = 0.0,
 ) -> StrategyModel:
     """Fit every part on the patients who received the strategy. A response group with
-    fewer than ``min_group_events`` events borrows its neighbour's survival curve."""
+    fewer than ``min_group_events`` events borrows its neighbour's survival curve.
+
+    The PFS cure model carries the other-cause hazard ``background`` (per month): P(cure)
+    is read off its cure fraction, which otherwise takes the cured's deaths over a decade
+    for relapses (hold-out of 50,000: P(cure) bias -0.010 -> +0.002, coverage 0.41 ->
+    0.90). The OS cure model does not, yet: with it, OS coverage at 12-36 months fell (36
+    months 0.82 -> 0.66) while 60 months rose, because a cure model per response group
+    cannot follow OS's shape (PFS, then survival after progression) and its plateau was
+    standing in for part of that."""
     responded = np.isin(best_response, ("CR", "PR"))
     complete = best_response == "CR"
     stable = best_response == "SD"
@@ -110,7 +119,7 @@ def fit_strategy(
         response,
         complete_given,
         tox_model,
-        pfs=_group_components(design, group, *pfs, cured_kind, min_group_events),
+        pfs=_group_components(design, group, *pfs, cured_kind, min_group_events, background),
         os=_group_components(design, group, *os, cured_kind, min_group_events),
         toxicity_columns=tox_columns,
         complete_on_response_index=on_index,
@@ -139,7 +148,13 @@ def _fit_complete_given_response(
 
 
 def _group_components(
-    design, group, duration, event, cure_group_kind: str, min_group_events: int
+    design,
+    group,
+    duration,
+    event,
+    cure_group_kind: str,
+    min_group_events: int,
+    background: float = 0.0,
 ) -> dict[str, Component]:
     """One component per best-response group; a group too small to fit borrows its
     neighbour's (``BORROWS_FROM``: stable disease is always fitted). A cure model is judged
@@ -160,7 +175,13 @@ def _group_components(
             components[name] = components[BORROWS_FROM[name]]
             continue
         components[name] = fit_component(
-            design[rows], FEATURE_NAMES, duration[rows], event[rows], SURVIVAL_COVARIATES, kind=kind
+            design[rows],
+            FEATURE_NAMES,
+            duration[rows],
+            event[rows],
+            SURVIVAL_COVARIATES,
+            kind=kind,
+            background=background,
         )
     return components
 

@@ -49,15 +49,14 @@ def prepare_groups(components, component_draws, groups, design) -> dict[str, Pre
 
 def mixture(curves: dict[str, PreparedCurve], groups):
     """S(t) of the response mixture as a function of months, (D, n, T): the sum over
-    groups of w (c + (1 - c) exp(-H)) as the sum of w (1 - c) exp(-H) plus the constant
-    sum of w c, so that each group costs one product and one sum over (D, n, T) beyond
-    its own curve."""
-    factors, constant = [], None
+    groups of w (c exp(-b t) + (1 - c) exp(-H)), computed as the sum of w (1 - c) exp(-H)
+    (each group one product and one sum over (D, n, T) beyond its own curve) plus the
+    cured's w c exp(-b t)."""
+    factors, cured = [], []
     for name, curve in curves.items():
         weight = groups[name][..., None].astype(curve.dtype, copy=False)
         if curve.cure is not None:
-            cured = weight * curve.cure
-            constant = cured if constant is None else constant + cured
+            cured.append((weight * curve.cure, curve))
             weight = weight * (1 - curve.cure)
         factors.append((weight, curve))
 
@@ -68,7 +67,9 @@ def mixture(curves: dict[str, PreparedCurve], groups):
             shape = np.broadcast_shapes(part.shape, weight.shape)
             part = np.multiply(part, weight, out=part if part.shape == shape else None)
             total = part if total is None else np.add(total, part, out=total)
-        return total if constant is None else np.add(total, constant, out=total)
+        for share, curve in cured:  # the cured, dying of other causes only: w c exp(-b t)
+            np.add(total, share * curve.cured_at(months), out=total)
+        return total
 
     return at
 

@@ -37,42 +37,57 @@ BASELINE_MONTHS = np.concatenate([np.arange(0.0, 120.0, 0.1), np.arange(120.0, 1
 
 @dataclass(frozen=True)
 class PreparedCurve:
-    """One component's S(t) = c + (1 - c) exp(-H(t)) for fixed patients and draws, as a
-    function of months: the Cox model's H(t) = H0(t) r, the Weibull's H(t) = t^rho a
-    (a = lambda^-rho). ``neg_scale`` is -r or -a, ``rho`` the Weibull shape, ``cure`` the
-    cure fraction c, each (D, n, 1), or (D, 1, 1) for a parameter on the intercept alone
-    (the same for every patient; it broadcasts). Folding the scale and the sign into one
-    factor leaves two passes over a (D, n, T) array per curve: a product and an exp."""
+    """One component's S(t) = exp(-b t) c + (1 - c) exp(-H(t) - b t) for fixed patients and
+    draws, as a function of months: the Cox model's H(t) = H0(t) r (``neg_scale`` = -r),
+    the Weibull's H(t) = exp(rho log t + log a) with a = lambda^-rho (``log_a``; in the
+    log domain, so that no power overflows single precision), ``cure`` the cure fraction
+    c and ``background`` the other-cause hazard b (cure models only). Each parameter is
+    (D, n, 1), or (D, 1, 1) for a parameter on the intercept alone (the same for every
+    patient; it broadcasts)."""
 
     baseline: np.ndarray | None  # cox: H0 on BASELINE_MONTHS
-    neg_scale: np.ndarray
+    neg_scale: np.ndarray | None = None
     rho: np.ndarray | None = None
+    log_a: np.ndarray | None = None
     cure: np.ndarray | None = None
+    background: float = 0.0  # per month
 
     def cure_fraction(self) -> np.ndarray:
         """The cure fraction (D, n); zero for a model without one (then (D, 1) when the
         scale is on the intercept alone: it broadcasts)."""
         if self.cure is not None:
             return self.cure[..., 0]
-        return np.zeros(self.neg_scale.shape[:-1])
+        return np.zeros((self.neg_scale if self.rho is None else self.log_a).shape[:-1])
 
     @property
     def dtype(self) -> np.dtype:
-        return self.neg_scale.dtype
+        return (self.neg_scale if self.rho is None else self.rho).dtype
 
     def uncured_at(self, months: np.ndarray) -> np.ndarray:
-        """exp(-H(t)) at ``months`` (T,) or per patient (n, T), a new array: (D, n, T), or
-        (D, 1, T) when nothing in it depends on the patient."""
+        """exp(-H(t) - b t) at ``months`` (T,) or per patient (n, T), a new array:
+        (D, n, T), or (D, 1, T) when nothing in it depends on the patient."""
         months = np.asarray(months, dtype=self.dtype)
         if self.rho is None:
-            base = np.interp(months, BASELINE_MONTHS, self.baseline).astype(self.dtype)
-        else:  # t^rho = exp(rho log t), log 0 = -inf (S(0) = 1) without evaluating it
+            hazard = np.interp(months, BASELINE_MONTHS, self.baseline).astype(self.dtype)
+            shape = np.broadcast_shapes(hazard.shape, self.neg_scale.shape)
+            out = np.multiply(hazard, self.neg_scale, out=hazard if hazard.shape == shape else None)
+        else:  # log 0 = -inf: H(0) = 0 without evaluating it
             log_t = np.log(months, out=np.full(months.shape, -np.inf, self.dtype), where=months > 0)
-            base = np.multiply(log_t, self.rho)
-            np.exp(base, out=base)
-        shape = np.broadcast_shapes(base.shape, self.neg_scale.shape)
-        out = np.multiply(base, self.neg_scale, out=base if base.shape == shape else None)
+            out = np.multiply(log_t, self.rho)
+            shape = np.broadcast_shapes(out.shape, self.log_a.shape)
+            out = np.add(out, self.log_a, out=out if out.shape == shape else None)
+            with np.errstate(over="ignore"):  # H = inf is S = 0, exactly what follows
+                np.exp(out, out=out)
+            np.negative(out, out=out)
+        if self.background:
+            out = np.subtract(out, self.background * months, out=out)
         return np.exp(out, out=out)
+
+    def cured_at(self, months: np.ndarray) -> np.ndarray:
+        """exp(-b t), what the cured keep at ``months`` (T,) or (n, T): their share of
+        S(t) is c exp(-b t)."""
+        months = np.asarray(months, dtype=self.dtype)
+        return np.exp(-self.background * months)
 
     def at(self, months: np.ndarray) -> np.ndarray:
         """S(t), (D, n, T), at ``months`` (T,) or per patient (n, T), in the precision of
@@ -83,7 +98,7 @@ class PreparedCurve:
         # the uncured curve may be shared by every patient (D, 1, T): the cure fraction is not
         in_place = out.shape == np.broadcast_shapes(out.shape, self.cure.shape)
         out = np.multiply(out, 1 - self.cure, out=out if in_place else None)
-        return np.add(out, self.cure, out=out)
+        return np.add(out, self.cure * self.cured_at(months), out=out)
 
 
 @dataclass(frozen=True)
@@ -99,6 +114,7 @@ class Component:
     n_events: int
     centre: np.ndarray | None = None  # cox: covariate means lifelines centred on
     baseline: np.ndarray | None = None  # cox: cumulative hazard on BASELINE_MONTHS
+    background: float = 0.0  # cure_weibull: the known other-cause hazard, per month
 
     def _split(self, theta: np.ndarray) -> dict[str, np.ndarray]:
         out, start = {}, 0
@@ -154,14 +170,13 @@ class Component:
             np.exp(risk, out=risk)
             return PreparedCurve(self.baseline, (-risk).astype(dtype, copy=False)[..., None])
         rho = np.exp(lin["rho_"])
-        # a = lambda^-rho = exp(-rho log lambda), in double before it is narrowed
-        neg_scale = -np.exp(-rho * lin["lambda_"])
         cure = expit(lin["cure_"])[..., None] if self.kind == "cure_weibull" else None
         return PreparedCurve(
             None,
-            neg_scale.astype(dtype, copy=False)[..., None],
-            rho.astype(dtype, copy=False)[..., None],
-            None if cure is None else cure.astype(dtype, copy=False),
+            rho=rho.astype(dtype, copy=False)[..., None],
+            log_a=(-rho * lin["lambda_"]).astype(dtype, copy=False)[..., None],
+            cure=None if cure is None else cure.astype(dtype, copy=False),
+            background=self.background,
         )
 
     def draw(self, n_draws: int, rng: np.random.Generator) -> np.ndarray:

@@ -15,17 +15,21 @@ from model.estimators.survival import BASELINE_MONTHS, PARAMETERS, Component
 
 
 class MixtureCureFitter(ParametricRegressionFitter):
-    """Mixture-cure model with a Weibull latency:
-    S(t | x) = c(x) + (1 - c(x)) exp(-(t / lambda(x))^rho), logit c = x g, log lambda = x b."""
+    """Mixture-cure model with a Weibull latency and a known other-cause hazard b (a
+    relative-survival cure model: the cured still die at the population's rate):
+    S(t | x) = exp(-b t) (c(x) + (1 - c(x)) exp(-(t / lambda(x))^rho)),
+    logit c = x g, log lambda = x b. Without b, the deaths of the cured over a decade's
+    follow-up read as relapses and the cure fraction comes out too low."""
 
     _fitted_parameter_names = ["cure_", "lambda_", "rho_"]
+    background: float = 0.0  # other-cause deaths per month
 
     def _cumulative_hazard(self, params, T, Xs):
         cure = aexpit(anp.dot(Xs["cure_"], params["cure_"]))
         lam = anp.exp(anp.dot(Xs["lambda_"], params["lambda_"]))
         rho = anp.exp(anp.dot(Xs["rho_"], params["rho_"]))
         uncured = anp.exp(-((T / lam) ** rho))
-        return -anp.log(cure + (1 - cure) * uncured)
+        return self.background * T - anp.log(cure + (1 - cure) * uncured)
 
 
 def fit_component(
@@ -36,6 +40,7 @@ def fit_component(
     covariates: tuple[str, ...],
     kind: str = "weibull",
     penalizer: float = 0.01,
+    background: float = 0.0,
 ) -> Component:
     """Fit one component on the rows given; ``covariates`` (names in ``names``) enter the
     scale (and the cure fraction); rho is one number. Too few events: intercept only."""
@@ -53,6 +58,7 @@ def fit_component(
         regress = {"lambda_": covariates, "rho_": ()}
     else:
         fitter = MixtureCureFitter(penalizer=penalizer)
+        fitter.background = background
         fitter.fit(
             frame, "duration", "event", regressors={"cure_": formula, "lambda_": "1", "rho_": "1"}
         )
@@ -64,7 +70,8 @@ def fit_component(
     columns = {
         param: (intercept, *(names.index(c) for c in regress[param])) for param in PARAMETERS[kind]
     }
-    return Component(kind, columns, mean, (cov + cov.T) / 2, len(frame), int(event.sum()))
+    extra = {"background": background} if kind == "cure_weibull" else {}
+    return Component(kind, columns, mean, (cov + cov.T) / 2, len(frame), int(event.sum()), **extra)
 
 
 def _fit_cox(

@@ -55,7 +55,11 @@ class Recommender:
         """
         config = config or TrainingConfig()
         options = FitOptions(
-            config.n_draws, config.n_imputations, config.max_donors, config.min_group_events
+            config.n_draws,
+            config.n_imputations,
+            config.max_donors,
+            config.min_group_events,
+            config.background_mortality_per_year,
         )
         estimators, design, treatment = fit_estimators(
             typed, outcomes, options, np.random.default_rng(seed)

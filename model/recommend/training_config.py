@@ -36,6 +36,13 @@ class TrainingConfig(BaseModel):
         description="events a response group needs for its own survival "
         "curve (fewer: it borrows its neighbour's)",
     )
+    background_mortality_per_year: float = Field(
+        0.015,
+        ge=0.0,
+        lt=0.5,
+        description="other-cause deaths a year the IL-2 cure models carry (the "
+        "cured still die at the population's rate; life tables near age 60: 1.5 %)",
+    )
     extrapolation_propensity: float = Field(
         0.02,
         gt=0.0,

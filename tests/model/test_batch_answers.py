@@ -173,7 +173,10 @@ def test_a_parameter_on_the_intercept_alone_is_shared_exactly(recommender, typed
     uncured = np.exp(
         -np.exp(np.exp(full["rho_"])[..., None] * (np.log(months) - full["lambda_"][..., None]))
     )
-    expected = cure + (1 - cure) * uncured  # S(t) from the full products, (D, n, T)
+    background = component.background  # the cured die of other causes only
+    assert background > 0
+    # S(t) from the full products, (D, n, T)
+    expected = np.exp(-background * months) * (cure + (1 - cure) * uncured)
     got = component.prepare(design, theta).at(months)
     assert got.shape == expected.shape
     # draws are evaluated in single precision: six roundings of half a unit in the last
