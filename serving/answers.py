@@ -11,6 +11,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from model.contract.json_types import screen_rows
 from model.contract.tables import validate_table
 from model.recommend.answer import Provenance, SurvivalCurves
 from model.rules.derive import DERIVED_COLUMNS
@@ -47,12 +48,14 @@ def predict_parts(
     """
     if not rows:
         return iter(())
+    rows, mistyped = screen_rows(rows)
     report = validate_table(pd.DataFrame.from_records(rows))
-    kept = np.flatnonzero(report.valid).tolist()
+    errors = _merged_errors(report, mistyped)
+    kept = [i for i in np.flatnonzero(report.valid).tolist() if i + 1 not in mistyped]
     typed = report.typed.take(kept).reset_index(drop=True)
     typed["patient_id"] = [_patient_id(v) for v in typed["patient_id"]]
     chunks = recommender.answer_chunks(typed) if kept else iter(())
-    return _parts(rows, kept, chunks, _errors_by_row(report.errors), provenance.model_dump())
+    return _parts(rows, kept, chunks, errors, provenance.model_dump())
 
 
 def _parts(
@@ -115,14 +118,18 @@ def triage_rows(rows: list[dict]) -> list[TriageRow]:
     """The clinical rules only (``triage_frame``, as ``il2select triage``), row by row."""
     if not rows:
         return []
+    rows, mistyped = screen_rows(rows)
     result = triage_frame(pd.DataFrame.from_records(rows))
-    errors = _errors_by_row(result.report.errors)
+    errors = _merged_errors(result.report, mistyped)
     derived = result.triaged[list(DERIVED_COLUMNS)].astype(object).to_dict("records")
     warnings = result.triaged["warnings"].tolist()
     done = iter(zip(derived, warnings, strict=True))
+    valid = result.report.valid
     out = []
     for index, row in enumerate(rows, start=1):
-        values, warning = (None, None) if index in errors else next(done)
+        values, warning = next(done) if valid[index - 1] else (None, None)
+        if index in mistyped:  # read with its ill-typed fields blanked, but refused
+            values, warning = None, None
         out.append(
             TriageRow(
                 row=index,
@@ -133,6 +140,18 @@ def triage_rows(rows: list[dict]) -> list[TriageRow]:
             )
         )
     return out
+
+
+def _merged_errors(report, mistyped: dict) -> dict[int, list[FieldError]]:
+    """Every refused row's errors by row number: its ill-typed fields (``screen_rows``),
+    then what the table validation found in its other fields."""
+    errors = _errors_by_row(report.errors)
+    for number, problems in mistyped.items():
+        fields = {name for name, _, _ in problems}
+        errors[number] = [
+            FieldError(field=name, value=value, rule=rule) for name, value, rule in problems
+        ] + [e for e in errors.get(number, []) if e.field not in fields]
+    return errors
 
 
 def _errors_by_row(issues: pd.DataFrame) -> dict[int, list[FieldError]]:

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from model.contract.json_types import is_unicode, shown
 from serving.schemas import FieldError, PatientRequest, Problem
 
 SHOWN_VALUE_CHARS = 200
@@ -146,10 +147,10 @@ def _shown(value: Any) -> Any:
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
     if isinstance(value, (dict, list)):
-        text = json.dumps(value, default=str)
-        return value if len(text) <= SHOWN_VALUE_CHARS else text[:SHOWN_VALUE_CHARS] + "…"
-    if isinstance(value, str) and len(value) > SHOWN_VALUE_CHARS:
-        return value[:SHOWN_VALUE_CHARS] + "…"
+        text = shown(value)
+        return value if len(text) <= SHOWN_VALUE_CHARS and is_unicode(text) else text
+    if isinstance(value, str):  # valid Unicode (a lone surrogate escaped), shortened
+        return shown(value)
     if isinstance(value, float) and value != value:
         return "NaN"
     if isinstance(value, float) and value in (float("inf"), float("-inf")):

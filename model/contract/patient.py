@@ -11,10 +11,19 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    create_model,
+    model_validator,
+)
 
 from model.contract.columns import COLUMNS
 from model.contract.crossfield import CROSS_RULES
+from model.contract.json_types import json_type_problem
 from model.contract.specs import ColumnSpec
 
 _PYTHON_TYPE = {"float": float, "int": int, "text": str}
@@ -36,6 +45,19 @@ def _rule_validator(spec: ColumnSpec):
     return AfterValidator(check)
 
 
+def _json_type_validator(spec: ColumnSpec):
+    """The JSON type first (``true`` is no number, ``"58"`` no age), before pydantic's
+    own conversions could accept it."""
+
+    def check(value: Any) -> Any:
+        rule = json_type_problem(spec, value)
+        if rule is not None:
+            raise ValueError(rule)
+        return value
+
+    return BeforeValidator(check)
+
+
 def _field(spec: ColumnSpec) -> tuple[Any, Any]:
     if spec.kind == "choice":
         base: Any = Literal[spec.choices]  # type: ignore[valid-type]
@@ -43,7 +65,9 @@ def _field(spec: ColumnSpec) -> tuple[Any, Any]:
         base = Annotated[bool, Field(strict=True)]
     else:
         base = _PYTHON_TYPE[spec.kind]
-    annotated = Annotated[base, _rule_validator(spec)] if spec.rules else base
+    annotated = Annotated[base, _json_type_validator(spec)]
+    if spec.rules:
+        annotated = Annotated[annotated, _rule_validator(spec)]
     example = [spec.example] if spec.example is not None else None
     description = spec.meaning + (f" ({spec.unit})" if spec.unit else "")
     if spec.may_be_unknown:

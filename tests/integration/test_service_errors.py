@@ -68,14 +68,15 @@ def test_the_overrides_refuse_a_bentoml_they_were_not_written_for(monkeypatch):
 @pytest.mark.parametrize(
     ("field", "value", "words"),
     [
-        ("ecog", "two", ["valid integer"]),
+        ("ecog", "two", ["must be a JSON number, not text"]),
+        ("ecog", 1.5, ["valid integer"]),
         ("ecog", 7, ["between 0 and 4"]),
         ("karnofsky", 85, ["multiple of 10"]),
         ("sex", "unknown", ["'female' or 'male'"]),
         ("histology", "sarcomatoid", ["clear_cell"]),
         ("creatinine_mg_dl", 110.0, ["µmol/L", "divide by 88.4"]),
         ("corrected_calcium_mg_dl", 2.4, ["mmol/L"]),
-        ("met_lung", "yes", ["valid boolean"]),
+        ("met_lung", "yes", ["must be true or false, not text"]),
         ("ecog", None, ["required"]),
         ("ecog", 10**400, ["too large"]),
     ],
@@ -94,6 +95,61 @@ def test_bad_field_is_422_naming_field_value_and_rule(client, field, value, word
         assert entry["field"] == field and str(value).startswith(str(entry["value"]))
     elif value is not None and entry["field"] == field:
         assert entry["value"] == value
+
+
+# JSON values no endpoint may turn into a clinical number or a name (issue 14, defects 3
+# and 6): (field, value, words of the rule)
+MISTYPED = [
+    ("ecog", True, "must be a JSON number, not true/false"),
+    ("age_years", True, "must be a JSON number, not true/false"),
+    ("age_years", "58", "must be a JSON number, not text"),
+    ("met_lung", 1, "must be true or false"),
+    ("patient_id", ["a"], "must be text, not a list"),
+    ("patient_id", "\ud800", "lone surrogate"),
+    ("creatinine_mg_dl", 10**400, "too large"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "words"), MISTYPED)
+def test_a_mistyped_value_is_refused_alike_on_every_endpoint(client, field, value, words):
+    """One patient: 422 naming the field; a list: that row refused by number with the same
+    rule, the rows beside it answered (never a 500, never a coerced value)."""
+    bad = {**patient_example(), field: value}
+    headers = {"content-type": "application/json"}
+    for route in ("/recommend", "/survival"):
+        response = client.post(route, content=json.dumps(bad), headers=headers)
+        assert response.status_code == 422, (route, response.text)
+        entry = next(d for d in response.json()["detail"] if d["field"] == field)
+        assert words in entry["rule"], entry
+    good = patient_example()
+    for route in ("/predict", "/triage"):
+        response = client.post(route, content=json.dumps([good, bad, good]), headers=headers)
+        assert response.status_code == 200, (route, response.text)
+        rows = response.json()
+        assert [r["row"] for r in rows] == [1, 2, 3]
+        assert not rows[0]["errors"] and not rows[2]["errors"]
+        entry = next(e for e in rows[1]["errors"] if e["field"] == field)
+        assert words in entry["rule"], (route, entry)
+        assert rows[1]["patient_id"] in (None, good["patient_id"]), rows[1]
+        answered = "answer" if route == "/predict" else "derived"
+        assert rows[1][answered] is None and rows[0][answered] and rows[2][answered]
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_a_value_nested_hundreds_deep_is_refused_at_once(client, route):
+    """Issue 14, defect 5: a field nested ~1,000 deep once took the error formatter into a
+    RecursionError and a 500 after 60 s."""
+    patient = {**patient_example(), "patient_id": "{}"}
+    text = json.dumps(patient).replace('"{}"', "[" * 900 + "]" * 900)
+    body = text if route in ("/recommend", "/survival") else f"[{text}]"
+    response = client.post(
+        route, content=body, headers={"content-type": "application/json"}, timeout=10
+    )
+    assert response.status_code in (200, 422), response.text[:300]
+    assert response.elapsed.total_seconds() < 5
+    rows = response.json() if response.status_code == 200 else None
+    errors = rows[0]["errors"] if rows else response.json()["detail"]
+    assert any(e["field"] in ("patient_id", "body") for e in errors), errors
 
 
 def test_unknown_field_and_cross_field_rule(client):

@@ -67,7 +67,7 @@ def test_bad_value_names_row_column_value_rule(column, value, rule_part):
         ("karnofsky", 85, "multiple of 10"),
         ("creatinine_mg_dl", 110, "looks like µmol/L"),
         ("sex", "unknown", "'female' or 'male'"),
-        ("met_lung", "yes", "valid boolean"),
+        ("met_lung", "yes", "must be true or false, not text"),
         ("corrected_calcium_mg_dl", 2.4, "looks like mmol/L"),
     ],
 )

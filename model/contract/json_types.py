@@ -1,0 +1,98 @@
+"""What a JSON value must be for each field of the contract, before anything converts it:
+a number for a number (not ``true``, not ``"58"``), ``true``/``false`` for a flag, text for
+a choice or a name, ``null`` for unknown, and text valid Unicode (no lone surrogate). The
+API's ``Patient`` and the patient lists of ``/predict`` and ``/triage`` check the same rules,
+so a value one endpoint refuses no other turns into a clinical number."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from model.contract.columns import COLUMNS
+from model.contract.specs import ColumnSpec
+
+SPECS = {spec.name: spec for spec in COLUMNS}
+SHOWN_CHARS = 200
+
+
+def json_type_problem(spec: ColumnSpec, value: Any) -> str | None:
+    """Why ``value`` (as parsed from JSON) cannot be ``spec``'s field, or None."""
+    if value is None:
+        return None
+    if spec.kind in ("float", "int"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"must be a JSON number, not {_kind(value)}"
+        try:
+            finite = math.isfinite(float(value))
+        except OverflowError:
+            return "is too large to be a number"
+        return None if finite else "must be a finite number"
+    if spec.kind == "bool":
+        return None if isinstance(value, bool) else f"must be true or false, not {_kind(value)}"
+    if not isinstance(value, str):
+        if spec.kind == "choice":
+            return f"must be one of {', '.join(spec.choices)}, not {_kind(value)}"
+        return f"must be text, not {_kind(value)}"
+    if not is_unicode(value):
+        return "is not valid Unicode text (it holds a lone surrogate)"
+    return None
+
+
+def screen_rows(rows: list[Mapping]) -> tuple[list[dict], dict[int, list[tuple[str, Any, str]]]]:
+    """Rows of a patient list with every ill-typed field set to unknown, and what was wrong,
+    by row number (1 = the first patient): (field, the value as it may be shown, rule).
+    A row with a problem is refused whole; the blanking only lets the rest be read."""
+    clean, problems = [], {}
+    for number, row in enumerate(rows, start=1):
+        kept = dict(row)
+        for name, value in row.items():
+            spec = SPECS.get(name)
+            rule = None if spec is None else json_type_problem(spec, value)
+            if rule is not None:
+                problems.setdefault(number, []).append((name, shown(value), rule))
+                kept[name] = None
+        clean.append(kept)
+    return clean, problems
+
+
+def is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown(value: Any) -> Any:
+    """``value`` as an error may echo it: JSON-safe, valid Unicode, at most a few hundred
+    characters."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return value if abs(value) <= 2**53 else str(value)[:40] + "…"
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, (list, dict)):
+        try:  # nested a thousand deep, it is no longer worth showing
+            text = json.dumps(value, default=str)
+        except (RecursionError, ValueError):
+            text = "[…]" if isinstance(value, list) else "{…}"
+    else:
+        text = value if isinstance(value, str) else str(type(value).__name__)
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "…"
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
