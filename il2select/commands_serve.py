@@ -4,7 +4,9 @@ embedded defaults if there is none), make sure a token exists, then hand over to
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -51,13 +53,37 @@ def serve(
     settings = get_settings()
     if tokens_file is not None:
         settings = settings.model_copy(update={"tokens_file": tokens_file.resolve()})
+    host = listen_address(host)  # what BentoML takes: an IP address
     _ensure_token(settings, host)
     _ensure_champion(settings, train, train_n, train_seed)
-    err.print(f"serving on http://{host}:{port}/", highlight=False)
+    err.print(f"serving on {base_url(host, port)}", highlight=False)
     sys.stderr.flush()
     command = ["-m", "bentoml", "serve", "serving.service:IL2Select", "--host", host]
     command += ["--port", str(port), "--working-dir", str(SOURCE_DIR)]
     os.execve(sys.executable, [sys.executable, *command], service_environment(settings, workers))
+
+
+def listen_address(host: str) -> str:
+    """``host`` as the IP address BentoML listens on: a name is resolved (``localhost`` is
+    127.0.0.1), an address kept; a name that does not resolve is a clear exit 2."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    if host == "localhost":
+        return "127.0.0.1"
+    try:
+        return socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)[0][4][0]
+    except (socket.gaierror, UnicodeError) as exc:
+        err.print(f"[red]cannot listen on {host}:[/red] the name does not resolve ({exc})")
+        raise typer.Exit(EXIT_REFUSED) from None
+
+
+def base_url(address: str, port: int) -> str:
+    """The service's URL: an IPv6 address in brackets (``http://[::1]:3000/``)."""
+    if ipaddress.ip_address(address).version == 6:
+        return f"http://[{address}]:{port}/"
+    return f"http://{address}:{port}/"
 
 
 def service_environment(settings: Settings, workers: int = 1) -> dict[str, str]:

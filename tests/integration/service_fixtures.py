@@ -226,8 +226,10 @@ def start_server(
     token: str | None = "test-token-0123456789",
     extra_env: dict | None = None,
     timeout_s: float = 60.0,
+    host: str = "127.0.0.1",
 ) -> Server:
-    """Start ``il2select serve`` on a free loopback port and wait for ``/readyz``."""
+    """Start ``il2select serve`` on a free loopback port of ``host`` and wait for
+    ``/readyz``."""
     from serving.auth import hash_token
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -251,6 +253,7 @@ def start_server(
         token,
         audit_db,
         timeout_s,
+        host,
     )
 
 
@@ -277,8 +280,9 @@ def launch_serve(
     token: str | None,
     audit_db: Path,
     timeout_s: float = 60.0,
+    host: str = "127.0.0.1",
 ) -> Server:
-    """``il2select serve --host 127.0.0.1 --port P ARGS`` in ``cwd``, ready on ``/readyz``
+    """``il2select serve --host HOST --port P ARGS`` in ``cwd``, ready on ``/readyz``
     (``token`` None: the one ``serve`` created and printed)."""
     port = free_port()
     with open(log_path, "wb") as log:
@@ -289,7 +293,7 @@ def launch_serve(
                 "il2select",
                 "serve",
                 "--host",
-                "127.0.0.1",
+                host,
                 "--port",
                 str(port),
                 *args,
@@ -300,7 +304,8 @@ def launch_serve(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    server = Server(f"http://127.0.0.1:{port}", token, process, audit_db, log_path, env)
+    shown = f"[{host}]" if ":" in host else host  # an IPv6 address in brackets
+    server = Server(f"http://{shown}:{port}", token, process, audit_db, log_path, env)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:

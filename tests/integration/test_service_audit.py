@@ -49,6 +49,23 @@ def test_refuses_a_public_address_without_tokens(tmp_path, champion_tracking_uri
     assert not (tmp_path / "none").exists()
 
 
+@pytest.mark.parametrize("host", ["localhost", "::1"])
+def test_serves_on_a_loopback_name_and_on_ipv6_with_a_valid_url(
+    tmp_path, champion_tracking_uri, host
+):
+    """Issue 14, defect 10: ``--host localhost`` passed the loopback check, created a token,
+    then BentoML exited 1 ("Invalid host IP address"); ``::1`` printed ``http://::1:P/``."""
+    server = start_server(champion_tracking_uri, tmp_path, token=None, host=host)
+    try:
+        with server.client() as client:
+            assert client.post("/recommend", json=patient_example()).status_code == 200
+        shown = "127.0.0.1" if host == "localhost" else "[::1]"
+        port = server.url.rsplit(":", 1)[1]
+        assert f"serving on http://{shown}:{port}/" in server.log()
+    finally:
+        server.kill()
+
+
 def test_no_champion_is_a_clear_error(tmp_path):
     token_file = tmp_path / "tokens"
     token_file.write_text(f"t:{hash_token('x')}\n")
