@@ -36,7 +36,13 @@ SCOPE = (
     "regimens are not considered. Every probability is a model output from models trained on "
     "synthetic cohorts generated from published rates, not a measurement on real patients."
 )
-Recommendation = Literal["il2_first", "tki_first", "temsirolimus_or_trial"]
+Recommendation = Literal[
+    "il2_first",
+    "tki_first",
+    "temsirolimus_or_trial",
+    "il2_after_wait",  # only temporary conditions stand between the patient and IL-2
+    "complete_workup_first",  # provisional: the work-up could change the answer
+]
 
 
 class _Shape(BaseModel):

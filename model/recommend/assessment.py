@@ -14,7 +14,7 @@ from model.estimators.imputation import IMPUTED_INPUTS
 from model.estimators.predictions import BatchPrediction
 from model.recommend.decision import Predictor, policy_inputs
 from model.recommend.policy import decide
-from model.recommend.review import pathway_deviation, provisional
+from model.recommend.review import next_step, pathway_deviation, provisional
 from model.recommend.sensitivity import what_would_change
 from model.rules.derive import Derived, derive
 
@@ -37,6 +37,7 @@ class Assessment:
     workup: list[list[str]]
     deviates_from_pathway: list[bool | None]
     deviation_reason: list[str | None]
+    policy_recommendation: np.ndarray  # the policy's, before what to do first (next_step)
 
 
 def assess(recommender: Predictor, values: Mapping, n: int) -> Assessment:
@@ -45,7 +46,7 @@ def assess(recommender: Predictor, values: Mapping, n: int) -> Assessment:
     prediction = recommender.predict_values(values, n, derived)
     extrapolated = recommender.extrapolated(prediction)
     inputs = policy_inputs(derived, values, prediction.point, prediction.lo["diff_p_durable_cr"])
-    choice, decided_by = decide(inputs, recommender.policy)
+    policy_choice, decided_by = decide(inputs, recommender.policy)
     unknown: list[list[str]] = [[] for _ in range(n)]
     for name in IMPUTED_INPUTS:
         if name in values:
@@ -56,13 +57,17 @@ def assess(recommender: Predictor, values: Mapping, n: int) -> Assessment:
     varied = [[u for u in row if derived.needed[u][i]] for i, row in enumerate(unknown)]
     changes = what_would_change(recommender, values, varied)
     discordant = next(r for r in CROSS_WARNINGS if r.name == "performance_discordant")
-    flags, workup = provisional(derived, choice, changes, discordant.breaks(values))
-    deviates, deviation_reason = pathway_deviation(derived, choice, decided_by)
+    flags, workup = provisional(derived, policy_choice, changes, discordant.breaks(values))
+    choice, lead = next_step(recommender, values, derived, policy_choice, flags, workup)
+    deciding = [first or said for first, said in zip(lead, decided_by, strict=True)]
+    deviates, deviation_reason = pathway_deviation(derived, choice, deciding)
     differences = _differences(prediction)
     reasons = [
-        _reasons(differences, i, decided_by[i], unknown[i], extrapolated[i], workup[i])
-        for i in range(n)
+        _reasons(differences, i, decided_by[i], unknown[i], extrapolated[i]) for i in range(n)
     ]
+    for i, first in enumerate(lead):
+        if first is not None:  # what to do first leads; the policy's reason follows
+            reasons[i].insert(0, first)
     for i in _shorter_median_os(prediction, choice):
         il2, tki = (prediction.medians[f"{a}_median_os_months"][i] for a in ("il2", "tki"))
         reasons[i].insert(
@@ -83,6 +88,7 @@ def assess(recommender: Predictor, values: Mapping, n: int) -> Assessment:
         workup,
         deviates,
         deviation_reason,
+        policy_choice,
     )
 
 
@@ -90,7 +96,8 @@ def _shorter_median_os(prediction: BatchPrediction, choice: np.ndarray) -> list[
     """Rows recommended IL-2 first whose predicted median OS is shorter on IL-2."""
     il2 = prediction.medians["il2_median_os_months"]
     tki = prediction.medians["tki_median_os_months"]
-    return np.flatnonzero((np.asarray(choice) == "il2_first") & (il2 < tki)).tolist()
+    il2_first = np.isin(np.asarray(choice), ("il2_first", "il2_after_wait"))
+    return np.flatnonzero(il2_first & (il2 < tki)).tolist()
 
 
 def _differences(pred: BatchPrediction) -> dict[str, list[float]]:
@@ -109,7 +116,6 @@ def _reasons(
     decided_by: str,
     unknown: list[str],
     extrapolated: bool,
-    workup: list[str],
 ) -> list[str]:
     def diff(q):
         return (
@@ -128,11 +134,6 @@ def _reasons(
             "averaged over the unknown inputs "
             + ", ".join(unknown)
             + " (their spread is in the intervals)"
-        )
-    if workup:
-        reasons.append(
-            "provisional: the unknown inputs could change this recommendation; settle them "
-            "first (" + "; ".join(workup) + ")"
         )
     if extrapolated:
         reasons.append(

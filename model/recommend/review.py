@@ -5,11 +5,15 @@ could change the recommendation (with the work-up that would settle it), and
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
+from model.recommend.decision import Predictor, decide_only
 from model.rules.derive import Derived
+from model.rules.eligibility import TKI_WASHOUT_MONTHS
 from model.rules.pathway import PATHWAYS
-from model.rules.worklist import patient_actions
+from model.rules.worklist import patient_actions, washout_weeks_remaining
 
 PERFORMANCE_REASSESSMENT = "performance status reassessment (ECOG and Karnofsky disagree)"
 
@@ -78,3 +82,84 @@ def pathway_deviation(
             else None
         )
     return deviates, reasons
+
+
+SAID = {
+    "il2_first": "HD IL-2 first",
+    "tki_first": "a TKI first",
+    "temsirolimus_or_trial": "temsirolimus, a trial or symptomatic care",
+}
+# contraindications that pass (BRIEF "Eligibility"): treat or wait, then IL-2 may be given
+TEMPORARY = {
+    "active_infection": "treat the active infection",
+    "brain_mets_untreated": "treat the brain metastases",
+    "steroids_last_4_weeks": "4 weeks off systemic corticosteroids",
+    "chemo_radio_last_6_weeks": "6 weeks after chemotherapy or radiotherapy",
+}
+
+
+def next_step(
+    recommender: Predictor,
+    values: Mapping,
+    derived: Derived,
+    choice: np.ndarray,
+    provisional_rows: np.ndarray,
+    workup: list[list[str]],
+) -> tuple[np.ndarray, list[str | None]]:
+    """What the board should do first, per row, and the reason that leads the answer:
+    ``complete_workup_first`` where the answer is provisional (a TKI started now would
+    close the IL-2 window the work-up may open); ``il2_after_wait`` where only temporary
+    conditions (``TEMPORARY``, a TKI wash-out under 8 weeks) keep a patient from IL-2 and
+    the policy recommends IL-2 once they have passed (decided on the same patient with
+    them resolved); otherwise the policy's ``choice``."""
+    final = np.asarray(choice, dtype=object).copy()
+    lead: list[str | None] = [None] * len(final)
+    waits = _waiting_rows(derived, choice) & ~provisional_rows
+    rows = np.flatnonzero(waits)
+    if rows.size:
+        resolved = {key: np.asarray(column)[rows].copy() for key, column in values.items()}
+        for name in TEMPORARY:  # treated, or stopped long enough ago
+            resolved[name] = np.zeros(rows.size)
+        months = np.asarray(resolved["months_since_tki"], dtype=float)
+        resolved["months_since_tki"] = np.where(
+            np.isnan(months), months, np.maximum(months, TKI_WASHOUT_MONTHS)
+        )
+        after = decide_only(recommender, resolved, rows.size)
+        for row, decided in zip(rows.tolist(), after.tolist(), strict=True):
+            if decided == "il2_first":
+                final[row] = "il2_after_wait"
+                lead[row] = _wait_reason(derived, values, row)
+    for row in np.flatnonzero(provisional_rows).tolist():
+        final[row] = "complete_workup_first"
+        lead[row] = (
+            f"complete the work-up first ({'; '.join(workup[row])}): it could change the "
+            f"answer, which on what is known now is {SAID[choice[row]]}; a TKI started "
+            "meanwhile would make IL-2 less safe later"
+        )
+    return final, lead
+
+
+def _waiting_rows(derived: Derived, choice: np.ndarray) -> np.ndarray:
+    """A TKI first only because of temporary conditions: every permanent contraindication
+    known absent, poor risk known absent, and a temporary one or a short wash-out."""
+    flags = derived.contraindications
+    permanent = [v for k, v in flags.items() if k not in TEMPORARY]
+    clear = np.logical_and.reduce([np.asarray(v) == 0.0 for v in permanent])
+    temporary = np.logical_or.reduce([np.asarray(flags[k]) == 1.0 for k in TEMPORARY])
+    washout = np.asarray(derived.cautions["tki_washout_under_8_weeks"]) == 1.0
+    not_poor = np.asarray(derived.mskcc_poor) == 0.0
+    return (np.asarray(choice) == "tki_first") & clear & not_poor & (temporary | washout)
+
+
+def _wait_reason(derived: Derived, values: Mapping, row: int) -> str:
+    steps = [
+        text for name, text in TEMPORARY.items() if derived.contraindications[name][row] == 1.0
+    ]
+    if derived.cautions["tki_washout_under_8_weeks"][row] == 1.0:
+        weeks = washout_weeks_remaining(float(np.asarray(values["months_since_tki"])[row]))
+        steps.append(f"8 weeks after the last TKI dose ({weeks:.1f} weeks to go)")
+    return (
+        f"IL-2 waits only for what passes ({'; '.join(steps)}): once it has, HD IL-2 first "
+        "is recommended (decided on this patient with those conditions resolved); a TKI "
+        "started meanwhile would make IL-2 less safe and reset the wash-out"
+    )

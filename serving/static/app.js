@@ -118,7 +118,13 @@ function render(answer, curves) {
   $("result-patient").textContent = answer.patient_id ? `— ${answer.patient_id}` : "";
   const rec = $("recommendation");
   rec.className = `recommendation ${answer.recommendation}`;
-  rec.textContent = { il2_first: "HD IL-2 first", tki_first: "A TKI first", temsirolimus_or_trial: "Temsirolimus, a clinical trial, or symptomatic care" }[answer.recommendation];
+  rec.textContent = {
+    il2_first: "HD IL-2 first",
+    tki_first: "A TKI first",
+    temsirolimus_or_trial: "Temsirolimus, a clinical trial, or symptomatic care",
+    il2_after_wait: "HD IL-2 first, once the temporary contraindications have passed (no TKI meanwhile)",
+    complete_workup_first: "Complete the work-up first (no treatment decided yet)",
+  }[answer.recommendation];
   $("reasons").innerHTML = answer.reasons.map((r) => `<li>${r}</li>`).join("");
   $("standing").innerHTML = (answer.provisional
     ? `<p class="tag unknown" data-flag="provisional">provisional: settle ${answer.workup.join("; ")} first</p>` : "")

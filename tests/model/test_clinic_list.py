@@ -56,6 +56,19 @@ def test_no_histology_review_makes_the_answer_provisional(answers):
     assert any("histology review" in w for w in answer["workup"]), answer["workup"]
 
 
+def test_a_provisional_answer_starts_no_treatment(answers):
+    """A TKI started before the work-up closes the IL-2 window the work-up may open: a
+    provisional answer is 'complete the work-up first', naming it and the answer on what
+    is known now."""
+    provisional = {k for k, a in answers.items() if a["provisional"]}
+    deferred = {k for k, a in answers.items() if a["recommendation"] == "complete_workup_first"}
+    assert provisional == deferred and "MAN-028" in deferred
+    for key in deferred:
+        first = answers[key]["reasons"][0]
+        assert first.startswith("complete the work-up first (") and "on what is known now" in first
+        assert all(w in first for w in answers[key]["workup"]), key
+
+
 def test_departures_from_the_pathway_say_why(answers):
     departing = [a for a in answers.values() if a["deviates_from_pathway"]]
     for a in departing:

@@ -52,12 +52,57 @@ def test_never_il2_with_a_contraindication_or_short_washout(recommender, stresse
     assert not (il2 & contraindicated).any()
     assert not (il2 & short).any()
     assert il2.sum() > 100  # the policy does recommend IL-2 where nothing forbids it
-    reasons = pd.Series([r[0] for r in assessment.reasons])
-    assert (
-        reasons[short & ~contraindicated & (assessment.derived.mskcc_poor == 0)]
-        .str.contains("defer IL-2 until 8 weeks after the last TKI dose")
-        .all()
+    deferred = short & ~contraindicated & (assessment.derived.mskcc_poor == 0)
+    policy = "defer IL-2 until 8 weeks after the last TKI dose"
+    assert all(
+        any(policy in r for r in reasons)
+        for reasons, keep in zip(assessment.reasons, deferred, strict=True)
+        if keep
     )
+
+
+def test_only_what_passes_makes_a_patient_wait_for_il2(recommender, stressed_patients):
+    """``il2_after_wait``: no permanent contraindication, a temporary one or a short
+    wash-out, and the policy gives IL-2 first to the same patient with them resolved;
+    every such patient is found (none left at a TKI first that would close the window)."""
+    from model.recommend.decision import decide_only
+    from model.recommend.review import TEMPORARY
+
+    assessment = assess(recommender, stressed_patients, N)
+    derived = assessment.derived
+    waiting = assessment.recommendation == "il2_after_wait"
+    permanent = np.zeros(N, dtype=bool)
+    temporary = np.zeros(N, dtype=bool)
+    for name, values in derived.contraindications.items():
+        (temporary if name in TEMPORARY else permanent)[:] |= values == 1.0
+    short = derived.cautions["tki_washout_under_8_weeks"] == 1.0
+    assert waiting.sum() > 50
+    assert not (waiting & permanent).any() and (temporary | short)[waiting].all()
+    assert all(
+        "IL-2 waits only for what passes" in assessment.reasons[i][0]
+        for i in np.flatnonzero(waiting)
+    )
+    candidates = np.flatnonzero(
+        (assessment.policy_recommendation == "tki_first")
+        & ~permanent
+        & np.array(
+            [
+                all(v[i] == 0.0 for k, v in derived.contraindications.items() if k not in TEMPORARY)
+                for i in range(N)
+            ]
+        )
+        & (derived.mskcc_poor == 0.0)
+        & (temporary | short)
+        & ~assessment.provisional
+    )
+    resolved = {k: np.asarray(v)[candidates].copy() for k, v in stressed_patients.items()}
+    for name in TEMPORARY:
+        resolved[name] = np.zeros(candidates.size)
+    months = resolved["months_since_tki"]
+    resolved["months_since_tki"] = np.where(np.isnan(months), months, np.maximum(months, 1.84))
+    after = decide_only(recommender, resolved, candidates.size)
+    expected = candidates[after == "il2_first"]
+    assert set(np.flatnonzero(waiting)) == set(expected.tolist())
 
 
 CONFIG = PolicyConfig(min_durable_gain=0.05, max_p_toxicity=0.2)
@@ -148,6 +193,6 @@ def test_decisions_alone_equal_full_assessments(recommender):
     raw = pd.read_csv(SAMPLES / "clinic_list.csv", dtype=str, keep_default_na=False)
     typed = validate_table(raw).typed
     values = {k: typed[k].to_numpy() for k in typed.columns}
-    full = assess(recommender, values, len(typed)).recommendation
+    full = assess(recommender, values, len(typed)).policy_recommendation
     assert (decide_only(recommender, values, len(typed)) == full).all()
     assert set(full) == {"il2_first", "tki_first", "temsirolimus_or_trial"}
