@@ -10,12 +10,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import logging
 import os
+import re
 import secrets
+import tempfile
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 TOKEN_BYTES = 32
+TOKEN_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+logger = logging.getLogger("il2select.auth")
 
 
 class TokenConfigError(ValueError):
@@ -71,13 +77,88 @@ def load_tokens(env_value: str, tokens_file: Path | None) -> TokenStore:
 
 
 def create_token(tokens_file: Path, token_id: str = "local") -> str:
-    """A new random token; only its hash is appended to ``tokens_file`` (mode 0600)."""
+    """A new random token; only its hash is appended to ``tokens_file`` (mode 0600), with
+    its creation time as a comment (what ``il2select token list`` shows)."""
+    if not TOKEN_ID.fullmatch(token_id):
+        raise TokenConfigError(
+            f"token name {token_id!r}: letters, digits, '.', '_' and '-' only (1-64)"
+        )
+    if token_id in {name for name, _ in listed_tokens(tokens_file)}:
+        raise TokenConfigError(f"a token named {token_id!r} exists already in {tokens_file}")
     token = secrets.token_urlsafe(TOKEN_BYTES)
+    created = datetime.now(UTC).isoformat(timespec="seconds")
     tokens_file.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(tokens_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     with os.fdopen(fd, "a") as out:
-        out.write(f"{token_id}:{hash_token(token)}\n")
+        out.write(f"{token_id}:{hash_token(token)}  # created {created}\n")
     return token
+
+
+def listed_tokens(tokens_file: Path) -> list[tuple[str, str | None]]:
+    """(name, creation time or None) of every token in ``tokens_file``; never a hash."""
+    if not tokens_file.exists():
+        return []
+    out = []
+    for line in tokens_file.read_text().splitlines():
+        entry, _, comment = line.partition("#")
+        if entry.strip():
+            created = comment.strip().removeprefix("created ").strip() or None
+            out.append((entry.strip().rpartition(":")[0], created))
+    return out
+
+
+def revoke_token(tokens_file: Path, token_id: str) -> int:
+    """Remove every entry named ``token_id`` (the file is replaced atomically, so a running
+    service never reads half of it); returns how many were removed."""
+    if not tokens_file.exists():
+        return 0
+    lines = tokens_file.read_text().splitlines(keepends=True)
+    kept = [line for line in lines if line.partition("#")[0].strip().rpartition(":")[0] != token_id]
+    if len(kept) == len(lines):
+        return 0
+    fd, temporary = tempfile.mkstemp(dir=tokens_file.parent, prefix=".tokens-")
+    with os.fdopen(fd, "w") as out:
+        out.writelines(kept)
+    os.chmod(temporary, 0o600)
+    os.replace(temporary, tokens_file)
+    return len(lines) - len(kept)
+
+
+class LiveTokens:
+    """The configured tokens, re-read when the tokens file changes (checked on every look-up:
+    one ``stat``), so ``il2select token add`` and ``revoke`` take effect without a restart.
+    A file that no longer parses keeps the last good set (and says so in the log); a
+    deleted file leaves the environment's tokens only."""
+
+    def __init__(self, env_value: str, tokens_file: Path | None) -> None:
+        self.env_value, self.tokens_file = env_value, tokens_file
+        self.seen: tuple | None = None
+        self.store = TokenStore({})
+        self._refresh()
+
+    def __bool__(self) -> bool:
+        self._refresh()
+        return bool(self.store)
+
+    def identify(self, token: str) -> str | None:
+        self._refresh()
+        return self.store.identify(token)
+
+    def _refresh(self) -> None:
+        try:
+            stat = self.tokens_file.stat() if self.tokens_file is not None else None
+            state = None if stat is None else (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        except FileNotFoundError:
+            state = None
+        if state == self.seen and self.seen is not None:
+            return
+        try:
+            self.store = load_tokens(self.env_value, self.tokens_file)
+        except (TokenConfigError, OSError) as exc:
+            if self.seen is None:
+                raise
+            logger.error("tokens file unreadable, keeping the last good tokens: %s", exc)
+        self.seen = state
 
 
 def is_loopback(host: str) -> bool:

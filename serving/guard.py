@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from model.settings import get_settings
-from serving.auth import TokenStore, load_tokens
+from serving.auth import LiveTokens, TokenStore
 from serving.problems import RequestProblem, check_patient, check_patient_list, too_large
 
 PUBLIC_PATHS = frozenset(
@@ -33,11 +33,11 @@ def is_public(path: str) -> bool:
 class GuardMiddleware:
     """Refuses before the app runs: 401 (no detail), 415, 413, 422."""
 
-    def __init__(self, app: Callable, tokens: TokenStore | None = None) -> None:
+    def __init__(self, app: Callable, tokens: TokenStore | LiveTokens | None = None) -> None:
         settings = get_settings()
         self.app = app
         self.tokens = (
-            tokens if tokens is not None else load_tokens(settings.tokens, settings.tokens_path)
+            tokens if tokens is not None else LiveTokens(settings.tokens, settings.tokens_path)
         )
         self.max_body_bytes = settings.max_body_bytes
         self.max_patients = settings.max_patients

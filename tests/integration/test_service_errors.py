@@ -320,3 +320,23 @@ def test_a_finished_request_leaves_no_timeout_timer_behind(overrides):
     assert sent[0]["status"] == 200 and pending == []
     sent, _ = asyncio.run(run(slow, 0.05))
     assert sent[0]["status"] == 504
+
+
+def test_a_token_added_or_revoked_takes_effect_without_a_restart(service):
+    """Issue 14, deliverable 8: `il2select token add/revoke` on the running service's
+    tokens file; the next request sees it."""
+    tokens = service.audit_db.parent / "tokens"  # where `start_server` keeps them
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "il2select", "token", *args, "--tokens-file", str(tokens)]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+    added = cli("add", "live-board")
+    assert added.returncode == 0, added.stderr
+    token = added.stdout.strip().splitlines()[-1]
+    with httpx.Client(base_url=service.url, timeout=30) as client:
+        headers = {"authorization": f"Bearer {token}"}
+        assert client.get("/model", headers=headers).status_code == 200
+        assert cli("revoke", "live-board").returncode == 0
+        assert client.get("/model", headers=headers).status_code == 401
+        assert client.get("/model", headers=service.client().headers).status_code == 200
