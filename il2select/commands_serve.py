@@ -1,13 +1,18 @@
 """``il2select serve``: make sure a champion this code can load exists (train one on the
-embedded defaults if there is none), make sure a token exists, then hand over to
-``bentoml serve`` with the settings resolved here passed in its environment."""
+embedded defaults if there is none), make sure a token exists, then run ``bentoml serve``
+with the settings resolved here passed in its environment, in a BentoML home of its own
+(its ``/metrics`` directory), removed when it stops."""
 
 from __future__ import annotations
 
 import ipaddress
 import os
+import shutil
+import signal
 import socket
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -58,9 +63,32 @@ def serve(
     _ensure_champion(settings, train, train_n, train_seed)
     err.print(f"serving on {base_url(host, port)}", highlight=False)
     sys.stderr.flush()
-    command = ["-m", "bentoml", "serve", "serving.service:IL2Select", "--host", host]
-    command += ["--port", str(port), "--working-dir", str(SOURCE_DIR)]
-    os.execve(sys.executable, [sys.executable, *command], service_environment(settings, workers))
+    command = [sys.executable, "-m", "bentoml", "serve", "serving.service:IL2Select"]
+    command += ["--host", host, "--port", str(port), "--working-dir", str(SOURCE_DIR)]
+    raise typer.Exit(run_instance(command, service_environment(settings, workers)))
+
+
+def run_instance(command: list[str], env: dict[str, str]) -> int:
+    """Run the server with a BentoML home of its own, removed when it stops: BentoML keeps
+    its Prometheus multiprocess directory there and empties it at every start, so two
+    servers sharing one home leave the first one's ``/metrics`` blind. SIGTERM and SIGINT
+    are passed on; the server's exit code is returned."""
+    home = tempfile.mkdtemp(prefix="il2select-serve-")
+    process = subprocess.Popen(command, env={**env, "BENTOML_HOME": home})
+
+    def forward(signum, _frame):
+        process.send_signal(signum)
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return process.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def listen_address(host: str) -> str:

@@ -133,4 +133,36 @@ def test_every_acknowledged_answer_survives_kill_9(tmp_path, champion_tracking_u
         "il2_first",
         "tki_first",
         "temsirolimus_or_trial",
+        "il2_after_wait",
+        "complete_workup_first",
     }
+
+
+def _batches(metrics: str) -> float:
+    """How many /recommend batches the instance has counted (its own histogram)."""
+    lines = [s for s in metrics.splitlines() if s.startswith("recommend_batch_size_count")]
+    assert lines, metrics[-2000:]
+    return sum(float(line.split()[-1]) for line in lines)
+
+
+def test_each_instance_keeps_its_own_metrics(tmp_path, champion_tracking_uri):
+    """Issue 14, defect 7: every `bentoml serve` empties the Prometheus multiprocess
+    directory of its BentoML home, so a second server sharing the home left the first's
+    /metrics blind; `il2select serve` gives each instance a home of its own."""
+    shared = {"BENTOML_HOME": str(tmp_path / "shared-home")}
+    first = start_server(champion_tracking_uri, tmp_path / "a", extra_env=shared)
+    try:
+        with first.client() as client:
+            for _ in range(3):
+                assert client.post("/recommend", json=patient_example()).status_code == 200
+            before = _batches(client.get("/metrics").text)
+            assert before >= 3
+            second = start_server(champion_tracking_uri, tmp_path / "b", extra_env=shared)
+            try:
+                for _ in range(2):
+                    assert client.post("/recommend", json=patient_example()).status_code == 200
+                assert _batches(client.get("/metrics").text) >= before + 2
+            finally:
+                second.kill(signal.SIGTERM)
+    finally:
+        first.kill(signal.SIGTERM)
