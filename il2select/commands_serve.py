@@ -26,6 +26,7 @@ from serving.auth import create_token, is_loopback, load_tokens
 EXIT_REFUSED = 2
 EXIT_NO_CHAMPION = 3
 EXIT_INCOMPATIBLE = 4
+EXIT_AUDIT = 5
 SOURCE_DIR = Path(serving.__file__).resolve().parents[1]  # where BentoML imports the service
 err = Console(stderr=True)
 
@@ -59,6 +60,7 @@ def serve(
     if tokens_file is not None:
         settings = settings.model_copy(update={"tokens_file": tokens_file.resolve()})
     host = listen_address(host)  # what BentoML takes: an IP address
+    _ensure_audit(settings)
     _ensure_token(settings, host)
     _ensure_champion(settings, train, train_n, train_seed)
     err.print(f"serving on {base_url(host, port)}", highlight=False)
@@ -128,6 +130,18 @@ def service_environment(settings: Settings, workers: int = 1) -> dict[str, str]:
         options = env.get("BENTOML_CONFIG_OPTIONS", "")
         env["BENTOML_CONFIG_OPTIONS"] = f"{options} services.il2select.workers={workers}".strip()
     return env
+
+
+def _ensure_audit(settings: Settings) -> None:
+    """An audit log the server can write, or a clear exit before it starts (a worker that
+    cannot open it would be restarted without end while the port stays open)."""
+    from serving.audit import AuditUnavailable, check_writable
+
+    try:
+        check_writable(settings.audit_path, settings.audit_synchronous)
+    except AuditUnavailable as exc:
+        err.print(f"[red]cannot serve:[/red] {exc}", highlight=False)
+        raise typer.Exit(EXIT_AUDIT) from None
 
 
 def _ensure_token(settings: Settings, host: str) -> None:

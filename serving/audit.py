@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -29,8 +31,12 @@ CREATE TABLE IF NOT EXISTS audit (
     model_version TEXT,
     input_sha256 TEXT NOT NULL,
     output_json TEXT NOT NULL
-)
+);
+CREATE TABLE IF NOT EXISTS audit_health (id INTEGER PRIMARY KEY, checked_utc TEXT NOT NULL)
 """
+# every transaction also rewrites this row: a commit with no records (a probe) still
+# needs the disk, so a full disk or a read-only store shows on a probe as on an answer
+HEALTH = "INSERT OR REPLACE INTO audit_health (id, checked_utc) VALUES (1, ?)"
 # the output may come as the UTF-8 bytes sent to the client: stored as TEXT all the same
 # (no decoding in the request, no re-encoding in the writer)
 INSERT = (
@@ -38,7 +44,14 @@ INSERT = (
     "output_json) VALUES (?, ?, ?, ?, ?, CAST(? AS TEXT))"
 )
 MAX_GROUP = 512
+PROBE_TIMEOUT_S = 2.0
 _SYNC_LEVELS = {"FULL": "FULL", "NORMAL": "NORMAL"}
+logger = logging.getLogger("il2select.audit")
+
+
+class AuditUnavailable(RuntimeError):
+    """The audit store cannot take records now: the answer is refused (503), never sent
+    without its record."""
 
 
 class AuditRecord(NamedTuple):
@@ -80,28 +93,64 @@ def make_record(
     )
 
 
-def open_audit_db(path: Path, synchronous: str = "FULL") -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+def open_audit_db(path: Path, synchronous: str = "FULL", create: bool = True) -> sqlite3.Connection:
+    """The audit database at ``path`` (created with its tables when ``create``; otherwise
+    only a file that exists already is opened, never an empty one made in its place)."""
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+    else:
+        uri = f"file:{path}?mode=rw"
+        connection = sqlite3.connect(
+            uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute(f"PRAGMA synchronous={_SYNC_LEVELS[synchronous]}")
-    connection.execute(SCHEMA)
+    connection.executescript(SCHEMA)
     return connection
 
 
+def check_writable(path: Path, synchronous: str = "FULL") -> None:
+    """Open (or create) the audit database and commit a probe: raises ``AuditUnavailable``
+    naming the path and the cause when it cannot be written (what ``serve`` checks before
+    starting the server)."""
+    try:
+        connection = open_audit_db(path, synchronous)
+        try:
+            AuditLog._commit(connection, [])
+        finally:
+            connection.close()
+    except (OSError, sqlite3.Error) as exc:
+        raise AuditUnavailable(f"the audit database {path} cannot be written ({exc})") from exc
+
+
 class AuditLog:
-    """Append-only, durable before acknowledgement. ``start`` opens the writer thread."""
+    """Append-only, durable before acknowledgement. ``start`` opens the writer thread.
+
+    The store is watched: a commit that fails, or a database file deleted or replaced under
+    the service (checked before every commit: the file at the path must be the file
+    opened), fails its requests with ``AuditUnavailable`` and marks the log unhealthy;
+    the next commit or ``probe`` that succeeds marks it healthy again. A replaced file is
+    re-opened (never created): the service answers again once a database is back at the
+    path.
+    """
 
     def __init__(self, path: Path, synchronous: str = "FULL") -> None:
         self.path = path
         self.synchronous = synchronous
+        self.healthy = True
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._identity: tuple[int, int] | None = None
+        self._connection: sqlite3.Connection | None = None  # the writer thread's
 
     def start(self) -> AuditLog:
-        connection = open_audit_db(self.path, self.synchronous)
+        self._connection = open_audit_db(self.path, self.synchronous)
+        self._identity = _identity(self.path)
         self._thread = threading.Thread(
-            target=self._write_forever, args=(connection,), name="audit-writer", daemon=True
+            target=self._write_forever, name="audit-writer", daemon=True
         )
         self._thread.start()
         return self
@@ -113,7 +162,8 @@ class AuditLog:
             self._thread = None
 
     def submit(self, records: list[AuditRecord]) -> Future:
-        """Queue records; the future resolves once they are committed."""
+        """Queue records; the future resolves once they are committed (an empty list is a
+        probe of the store)."""
         if self._thread is None:
             raise RuntimeError("audit log is not started")
         done: Future = Future()
@@ -123,7 +173,15 @@ class AuditLog:
     async def append(self, records: list[AuditRecord]) -> None:
         await asyncio.wrap_future(self.submit(records))
 
-    def _write_forever(self, connection: sqlite3.Connection) -> None:
+    def probe(self) -> bool:
+        """Whether a commit goes through now (what ``/readyz`` asks while unhealthy)."""
+        try:
+            self.submit([]).result(timeout=PROBE_TIMEOUT_S)
+        except Exception:  # noqa: BLE001  (any failure is "not ready")
+            return False
+        return True
+
+    def _write_forever(self) -> None:
         while True:
             first = self._queue.get()
             if first is None:
@@ -138,20 +196,60 @@ class AuditLog:
                     self._queue.put(None)
                     break
                 group.append(item)
-            self._commit(connection, group)
-        connection.close()
+            self._write(group)
+        if self._connection is not None:
+            self._connection.close()
+
+    def _write(self, group: list) -> None:
+        """Commit one group; every request in it fails alike when the store cannot take it."""
+        try:
+            self._commit(self._current(), group)
+        except Exception as exc:  # every waiting request fails: no answer without its record
+            if self.healthy:
+                logger.error("audit store unavailable, answers refused: %s", exc)
+            self.healthy = False
+            failure = AuditUnavailable(f"the audit log cannot be written: {exc}")
+            for _, done in group:
+                done.set_exception(failure)
+            return
+        if not self.healthy:
+            logger.warning("audit store back at %s: answering again", self.path)
+        self.healthy = True
+        for _, done in group:
+            done.set_result(None)
+
+    def _current(self) -> sqlite3.Connection:
+        """The connection to write with: the open one while the file at the path is still
+        the file it opened; else the database now at the path, re-opened (never created)."""
+        identity = _identity(self.path)
+        if self._connection is not None and identity == self._identity:
+            return self._connection
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+            logger.error("the audit database %s was deleted or replaced", self.path)
+        if identity is None:
+            raise AuditUnavailable(f"the audit database {self.path} is gone")
+        self._connection = open_audit_db(self.path, self.synchronous, create=False)
+        self._identity = identity
+        return self._connection
 
     @staticmethod
     def _commit(connection: sqlite3.Connection, group: list) -> None:
         try:
             connection.execute("BEGIN IMMEDIATE")
             connection.executemany(INSERT, [r for records, _ in group for r in records])
+            connection.execute(HEALTH, (datetime.now(UTC).isoformat(timespec="seconds"),))
             connection.execute("COMMIT")
-        except Exception as exc:  # every waiting request fails: no answer without its record
+        except Exception:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
-            for _, done in group:
-                done.set_exception(exc)
-            return
-        for _, done in group:
-            done.set_result(None)
+            raise
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from model.contract.errors import ContractError
 from model.recommend.answer import PatientAnswer, SurvivalCurves
 from model.settings import get_settings
-from serving.audit import AuditLog, make_record
+from serving.audit import AuditLog, AuditUnavailable, make_record
 from serving.auth import TokenConfigError, load_tokens
 from serving.batching import MicroBatcher
 from serving.gctune import freeze_permanent_objects, watch_gc_pauses
@@ -40,6 +40,7 @@ RECOMMEND_BATCH_SIZE = Histogram(
     buckets=(1, 2, 4, 8, 16, 32),
 )
 WARM_UP_S = 5.0
+RETRY_AFTER_S = 5  # seconds a client is asked to wait when the audit store is down
 CHECKED_BODY_METHODS = ("recommend", "survival", "predict", "triage")
 
 
@@ -94,7 +95,9 @@ class IL2Select:
         self.audit.close()
 
     def __is_ready__(self) -> bool:
-        return self.champion is not None
+        """Ready with a champion and an audit store that takes records (while it does not,
+        each readiness check probes it, so readiness comes back by itself)."""
+        return self.champion is not None and (self.audit.healthy or self.audit.probe())
 
     def model_info(self) -> ModelInfo:
         return ModelInfo(
@@ -109,7 +112,10 @@ class IL2Select:
         with its reasons and provenance. Audited before the response is sent."""
         values = patient.model_dump()
         body = await self.recommendations.submit(values)  # with concurrent requests' patients
-        await self.audit.append([self._record(ctx, "recommend", values, body)])
+        try:
+            await self.audit.append([self._record(ctx, "recommend", values, body)])
+        except AuditUnavailable as exc:
+            return _unavailable(ctx, exc)
         return Response(body, media_type=JSON)
 
     def _recommend_batch(self, patients: list[dict]) -> list[bytes]:
@@ -122,7 +128,10 @@ class IL2Select:
         """Both strategies' overall and progression-free survival on a monthly grid."""
         values = patient.model_dump()
         body = self.answers.survival_curves(self.champion.recommender, values).model_dump_json()
-        await self.audit.append([self._record(ctx, "survival", values, body)])
+        try:
+            await self.audit.append([self._record(ctx, "survival", values, body)])
+        except AuditUnavailable as exc:
+            return _unavailable(ctx, exc)
         return Response(body, media_type=JSON)
 
     @bentoml.api(route="/predict")
@@ -142,8 +151,11 @@ class IL2Select:
                     [self._record(ctx, "predict", patients[i], text) for i, text in audited]
                 )
             )
-        for done in committed:  # every answer is in the audit log before the response
-            done.result()
+        try:
+            for done in committed:  # every answer is in the audit log before the response
+                done.result()
+        except AuditUnavailable as exc:
+            return _unavailable(ctx, exc)
         size = 2 + sum(len(p) for p in parts) + max(len(parts) - 1, 0)
         return StreamingResponse(
             self.answers.json_array(parts), media_type=JSON, headers={"content-length": str(size)}
@@ -165,6 +177,20 @@ class IL2Select:
             values,
             body,
         )
+
+
+def _unavailable(ctx: bentoml.Context, exc: AuditUnavailable) -> Response:
+    """503: the answer is not sent without its audit record; the client may retry."""
+    ctx.response.status_code = 503
+    problem = Problem(
+        error="the audit log cannot record answers now; nothing was answered: retry later",
+        detail=[FieldError(field="audit", value=None, rule=str(exc))],
+    )
+    return JSONResponse(
+        problem.model_dump(mode="json"),
+        status_code=503,
+        headers={"retry-after": str(RETRY_AFTER_S)},
+    )
 
 
 def _unprocessable(ctx: bentoml.Context, exc: ContractError) -> Response:

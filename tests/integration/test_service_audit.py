@@ -166,3 +166,53 @@ def test_each_instance_keeps_its_own_metrics(tmp_path, champion_tracking_uri):
                 second.kill(signal.SIGTERM)
     finally:
         first.kill(signal.SIGTERM)
+
+
+def test_an_audit_store_that_is_gone_refuses_answers_until_it_is_back(
+    tmp_path, champion_tracking_uri
+):
+    """Issue 14, defects 4 and 9: the audit database deleted under the service gives 503
+    with Retry-After (not a 500, not an answer into a deleted file) and /readyz 503; a
+    database back at the path is taken up again by itself."""
+    from serving.audit import open_audit_db
+
+    server = start_server(champion_tracking_uri, tmp_path)
+    try:
+        with server.client() as client:
+            assert client.post("/recommend", json=patient_example()).status_code == 200
+            for suffix in ("", "-wal", "-shm"):
+                (tmp_path / f"audit.db{suffix}").unlink(missing_ok=True)
+            for route, body in (
+                ("/recommend", patient_example()),
+                ("/predict", [patient_example()]),
+            ):
+                refused = client.post(route, json=body)
+                assert refused.status_code == 503, (route, refused.text)
+                assert refused.headers["retry-after"] and "audit" in refused.json()["error"]
+            assert httpx.get(f"{server.url}/readyz", timeout=10).status_code == 503
+            open_audit_db(tmp_path / "audit.db").close()  # an operator restores a database
+            assert httpx.get(f"{server.url}/readyz", timeout=10).status_code == 200
+            answered = client.post("/recommend", json={**patient_example(), "patient_id": "BACK"})
+            assert answered.status_code == 200
+        with sqlite3.connect(tmp_path / "audit.db") as db:
+            outputs = [json.loads(o) for (o,) in db.execute("SELECT output_json FROM audit")]
+        assert [o["patient_id"] for o in outputs] == ["BACK"]  # nothing answered unrecorded
+    finally:
+        server.kill(signal.SIGTERM)
+
+
+def test_an_unwritable_audit_store_stops_serve_before_it_starts(tmp_path, champion_tracking_uri):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the audit folder should be")
+    token_file = tmp_path / "tokens"
+    token_file.write_text(f"t:{hash_token('x')}\n")
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": champion_tracking_uri,
+        "IL2SELECT_AUDIT_DB": str(blocker / "audit.db"),
+    }
+    started = time.monotonic()
+    done = serve("--port", str(free_port()), "--tokens-file", str(token_file), env=env)
+    assert done.returncode == 5, done.stderr[-2000:]
+    assert "cannot serve" in done.stderr and "audit database" in done.stderr
+    assert time.monotonic() - started < 30
