@@ -56,6 +56,20 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = MAX_BODY_BYTES
     max_patients: int = MAX_PATIENTS
+    max_list_requests: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="/predict and /triage requests a worker computes at once (each holds "
+        "its list in memory; /recommend keeps the rest of the worker)",
+    )
+    max_list_waiting: int = Field(
+        default=2,
+        ge=0,
+        le=256,
+        description="list requests that may wait for their turn; beyond: 503 with "
+        "Retry-After at once, before the body is read",
+    )
 
     @field_validator("project_dir", "tokens_file", "audit_db")
     @classmethod

@@ -4,6 +4,7 @@ server-side auth). The health checks and the page's static files are public."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -26,6 +27,40 @@ Receive = Callable[[], Awaitable[dict]]
 Send = Callable[[dict], Awaitable[None]]
 
 
+BUSY = {
+    "error": "busy: as many patient lists as this worker takes are being scored or waiting; "
+    "retry after the seconds in Retry-After",
+    "detail": [],
+}
+
+
+class ListGate:
+    """Bounded concurrency and a bounded queue for patient lists: at most ``running``
+    computed at once and ``waiting`` waiting; any more are refused at once (memory stays
+    bounded by design: a list's body is read only once it has a place)."""
+
+    def __init__(self, running: int, waiting: int) -> None:
+        self.running, self.waiting = running, waiting
+        self.active = 0  # running or waiting
+        self._turns = asyncio.Semaphore(running)
+
+    def may_enter(self) -> bool:
+        return self.active < self.running + self.waiting
+
+    async def __aenter__(self) -> ListGate:
+        self.active += 1
+        try:
+            await self._turns.acquire()
+        except BaseException:
+            self.active -= 1
+            raise
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self._turns.release()
+        self.active -= 1
+
+
 def is_public(path: str) -> bool:
     return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
@@ -41,6 +76,7 @@ class GuardMiddleware:
         )
         self.max_body_bytes = settings.max_body_bytes
         self.max_patients = settings.max_patients
+        self.lists = ListGate(settings.max_list_requests, settings.max_list_waiting)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -57,6 +93,18 @@ class GuardMiddleware:
         if scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
+        if path in PATIENT_LIST_ROUTES:
+            if not self.lists.may_enter():
+                await send_json(
+                    send, 503, BUSY, [(b"retry-after", b"2"), (b"connection", b"close")]
+                )
+                return
+            async with self.lists:  # held until the response is sent
+                await self._checked(scope, receive, send, path)
+            return
+        await self._checked(scope, receive, send, path)
+
+    async def _checked(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
         try:
             body = await self._checked_body(scope, receive, path)
         except RequestProblem as problem:

@@ -216,3 +216,42 @@ def test_an_unwritable_audit_store_stops_serve_before_it_starts(tmp_path, champi
     assert done.returncode == 5, done.stderr[-2000:]
     assert "cannot serve" in done.stderr and "audit database" in done.stderr
     assert time.monotonic() - started < 30
+
+
+def test_patient_lists_beyond_the_queue_are_refused_at_once(tmp_path, champion_tracking_uri):
+    """Issue 14, defect 8: lists ran one at a time and queued without bound. Now at most
+    IL2SELECT_MAX_LIST_REQUESTS run and IL2SELECT_MAX_LIST_WAITING wait; any more get 503
+    with Retry-After at once, and /recommend is answered meanwhile."""
+    import asyncio
+
+    limits = {"IL2SELECT_MAX_LIST_REQUESTS": "1", "IL2SELECT_MAX_LIST_WAITING": "1"}
+    server = start_server(champion_tracking_uri, tmp_path, extra_env=limits)
+    rows = [{**patient_example(), "patient_id": f"L{i}"} for i in range(1500)]
+    headers = {"authorization": f"Bearer {server.token}"}
+
+    async def post(client, route, body):
+        started = time.monotonic()
+        response = await client.post(route, json=body, headers=headers)
+        return response, time.monotonic() - started
+
+    async def scenario():
+        async with httpx.AsyncClient(base_url=server.url, timeout=120) as client:
+            lists = [asyncio.create_task(post(client, "/predict", rows)) for _ in range(4)]
+            await asyncio.sleep(0.5)
+            single = await post(client, "/recommend", patient_example())
+            return await asyncio.gather(*lists), single
+
+    try:
+        lists, (single, _) = asyncio.run(scenario())
+    finally:
+        server.kill(signal.SIGTERM)
+    statuses = sorted(response.status_code for response, _ in lists)
+    assert statuses.count(200) >= 2 and statuses.count(503) >= 1, statuses
+    assert set(statuses) <= {200, 503}
+    for response, seconds in lists:
+        if response.status_code == 503:
+            assert response.headers["retry-after"] and "busy" in response.json()["error"]
+            assert seconds < 1.0, seconds
+        else:
+            assert len(response.json()) == len(rows)
+    assert single.status_code == 200
