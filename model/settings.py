@@ -56,6 +56,25 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = MAX_BODY_BYTES
     max_patients: int = MAX_PATIENTS
+    max_header_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="a request's line and headers at most this size (above: 431, closed)",
+    )
+    header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="headers complete this long after the connection opened or the "
+        "previous response ended (else 408, closed; a silent connection is closed alike)",
+    )
+    body_timeout_s: float = Field(
+        default=60.0, gt=0, le=3600, description="a body complete this long after its headers"
+    )
+    max_connections: int = Field(
+        default=512, ge=1, le=65536, description="open connections per worker; more: closed"
+    )
     max_list_requests: int = Field(
         default=1,
         ge=1,

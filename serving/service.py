@@ -17,6 +17,7 @@ from model.settings import get_settings
 from serving.audit import AuditLog, AuditUnavailable, make_record
 from serving.auth import TokenConfigError, load_tokens
 from serving.batching import MicroBatcher
+from serving.connections import ConnectionLimits, install_connection_limits
 from serving.gctune import freeze_permanent_objects, watch_gc_pauses
 from serving.guard import GuardMiddleware
 from serving.logs import redact_request_values
@@ -74,6 +75,14 @@ class IL2Select:
         self.answers = answers
         redact_request_values()
         install_bentoml_overrides(IL2Select, CHECKED_BODY_METHODS)
+        install_connection_limits(
+            ConnectionLimits(
+                settings.max_header_bytes,
+                settings.header_timeout_s,
+                settings.body_timeout_s,
+                settings.max_connections,
+            )
+        )
         self.champion = load_champion(settings)
         self.audit = AuditLog(settings.audit_path, settings.audit_synchronous).start()
         self.recommendations = MicroBatcher(
