@@ -11,6 +11,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from model.contract.columns import COLUMNS
 from model.contract.specs import ColumnSpec
 
@@ -54,8 +56,30 @@ def screen_rows(rows: list[Mapping]) -> tuple[list[dict], dict[int, list[tuple[s
             if rule is not None:
                 problems.setdefault(number, []).append((name, shown(value), rule))
                 kept[name] = None
+        for name in _unwritable(kept):  # the audit log keeps each input as canonical JSON
+            problems.setdefault(number, []).append((shown(name), None, UNWRITABLE))
+            kept.pop(name)
         clean.append(kept)
     return clean, problems
+
+
+UNWRITABLE = "cannot be kept as JSON (a lone surrogate in a name or text, or nested too deep)"
+
+
+def _unwritable(row: dict) -> list[str]:
+    """The keys of ``row`` whose name or value cannot be written as canonical JSON."""
+    try:
+        orjson.dumps(row, option=orjson.OPT_SORT_KEYS, default=str)
+        return []
+    except (TypeError, orjson.JSONEncodeError):
+        pass
+    bad = []
+    for name, value in row.items():
+        try:
+            orjson.dumps({name: value}, option=orjson.OPT_SORT_KEYS, default=str)
+        except (TypeError, orjson.JSONEncodeError):
+            bad.append(name)
+    return bad
 
 
 def is_unicode(text: str) -> bool:

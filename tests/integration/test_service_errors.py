@@ -340,3 +340,22 @@ def test_a_token_added_or_revoked_takes_effect_without_a_restart(service):
         assert cli("revoke", "live-board").returncode == 0
         assert client.get("/model", headers=headers).status_code == 401
         assert client.get("/model", headers=service.client().headers).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "extra",
+    ['"note": "\\ud800"', '"\\udc00": 1', '"note": ' + "[" * 300 + "]" * 300],
+)
+def test_a_list_row_the_audit_log_could_not_keep_is_refused_alone(client, extra):
+    """A key outside the contract is ignored, unless it cannot be kept as canonical JSON in
+    the audit log (a lone surrogate, nesting beyond 255): then its row is refused by
+    number; it once made the whole list a 500 after every row was computed."""
+    good = json.dumps(patient_example())
+    bad = good[:-1] + ", " + extra + "}"
+    response = client.post(
+        "/predict", content=f"[{good}, {bad}]", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 200, response.text[:300]
+    first, second = response.json()
+    assert first["answer"] and not first["errors"]
+    assert second["answer"] is None and "cannot be kept as JSON" in second["errors"][0]["rule"]
