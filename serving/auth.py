@@ -7,6 +7,7 @@ token id, never the token, goes into the audit log.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import ipaddress
@@ -116,10 +117,13 @@ def revoke_token(tokens_file: Path, token_id: str) -> int:
     kept = [line for line in lines if line.partition("#")[0].strip().rpartition(":")[0] != token_id]
     if len(kept) == len(lines):
         return 0
+    original = os.stat(tokens_file)
     fd, temporary = tempfile.mkstemp(dir=tokens_file.parent, prefix=".tokens-")
     with os.fdopen(fd, "w") as out:
         out.writelines(kept)
-    os.chmod(temporary, 0o600)
+    os.chmod(temporary, original.st_mode & 0o777)
+    with contextlib.suppress(PermissionError):  # the service's user must still read it
+        os.chown(temporary, original.st_uid, original.st_gid)
     os.replace(temporary, tokens_file)
     return len(lines) - len(kept)
 
@@ -127,14 +131,17 @@ def revoke_token(tokens_file: Path, token_id: str) -> int:
 class LiveTokens:
     """The configured tokens, re-read when the tokens file changes (checked on every look-up:
     one ``stat``), so ``il2select token add`` and ``revoke`` take effect without a restart.
-    A file that no longer parses keeps the last good set (and says so in the log); a
-    deleted file leaves the environment's tokens only."""
+    A file that can no longer be read or parsed after start-up counts for nothing (fail
+    closed: a revoked token must not survive a broken edit) until it is mended, and says
+    so in the log; a deleted file leaves the environment's tokens only."""
 
     def __init__(self, env_value: str, tokens_file: Path | None) -> None:
         self.env_value, self.tokens_file = env_value, tokens_file
         self.seen: tuple | None = None
         self.store = TokenStore({})
-        self._refresh()
+        self.started = False
+        self._refresh()  # a broken file at start-up is an error the caller sees
+        self.started = True
 
     def __bool__(self) -> bool:
         self._refresh()
@@ -155,9 +162,10 @@ class LiveTokens:
         try:
             self.store = load_tokens(self.env_value, self.tokens_file)
         except (TokenConfigError, OSError) as exc:
-            if self.seen is None:
+            if not self.started:
                 raise
-            logger.error("tokens file unreadable, keeping the last good tokens: %s", exc)
+            logger.error("tokens file unreadable: only IL2SELECT_TOKENS count until it is: %s", exc)
+            self.store = load_tokens(self.env_value, None)
         self.seen = state
 
 

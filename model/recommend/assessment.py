@@ -10,12 +10,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.contract.crossfield import CROSS_WARNINGS
-from model.estimators.imputation import IMPUTED_INPUTS
 from model.estimators.predictions import BatchPrediction
 from model.recommend.decision import Predictor, policy_inputs
 from model.recommend.policy import decide
 from model.recommend.review import next_step, pathway_deviation, provisional
-from model.recommend.sensitivity import what_would_change
+from model.recommend.sensitivity import unknown_inputs, varied_inputs, what_would_change
 from model.rules.derive import Derived, derive
 
 __all__ = ["Assessment", "Predictor", "assess"]
@@ -47,18 +46,14 @@ def assess(recommender: Predictor, values: Mapping, n: int) -> Assessment:
     extrapolated = recommender.extrapolated(prediction)
     inputs = policy_inputs(derived, values, prediction.point, prediction.lo["diff_p_durable_cr"])
     policy_choice, decided_by = decide(inputs, recommender.policy)
-    unknown: list[list[str]] = [[] for _ in range(n)]
-    for name in IMPUTED_INPUTS:
-        if name in values:
-            for i in np.flatnonzero(np.isnan(np.asarray(values[name], dtype=float))).tolist():
-                unknown[i].append(name)
-    # an input the rules have settled without it (KPS unknown with ECOG 2 counts the
-    # factor) is not varied: a value contradicting the known ones would flip nothing real
-    varied = [[u for u in row if derived.needed[u][i]] for i, row in enumerate(unknown)]
+    unknown = unknown_inputs(values, n)
+    varied = varied_inputs(unknown, derived)
     changes = what_would_change(recommender, values, varied)
     discordant = next(r for r in CROSS_WARNINGS if r.name == "performance_discordant")
     flags, workup = provisional(derived, policy_choice, changes, discordant.breaks(values))
-    choice, lead = next_step(recommender, values, derived, policy_choice, flags, workup)
+    choice, lead, flags, workup = next_step(
+        recommender, values, derived, policy_choice, flags, workup
+    )
     deciding = [first or said for first, said in zip(lead, decided_by, strict=True)]
     deviates, deviation_reason = pathway_deviation(derived, choice, deciding)
     differences = _differences(prediction)

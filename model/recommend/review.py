@@ -10,7 +10,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from model.recommend.decision import Predictor, decide_only
-from model.rules.derive import Derived
+from model.recommend.sensitivity import unknown_inputs, varied_inputs, what_would_change
+from model.rules.derive import Derived, derive
 from model.rules.eligibility import TKI_WASHOUT_MONTHS
 from model.rules.pathway import PATHWAYS
 from model.rules.worklist import patient_actions, washout_weeks_remaining
@@ -86,6 +87,7 @@ def pathway_deviation(
 
 SAID = {
     "il2_first": "HD IL-2 first",
+    "il2_after_wait": "HD IL-2 first once the temporary contraindications have passed",
     "tki_first": "a TKI first",
     "temsirolimus_or_trial": "temsirolimus, a trial or symptomatic care",
 }
@@ -105,38 +107,79 @@ def next_step(
     choice: np.ndarray,
     provisional_rows: np.ndarray,
     workup: list[list[str]],
-) -> tuple[np.ndarray, list[str | None]]:
-    """What the board should do first, per row, and the reason that leads the answer:
-    ``complete_workup_first`` where the answer is provisional (a TKI started now would
-    close the IL-2 window the work-up may open); ``il2_after_wait`` where only temporary
-    conditions (``TEMPORARY``, a TKI wash-out under 8 weeks) keep a patient from IL-2 and
-    the policy recommends IL-2 once they have passed (decided on the same patient with
-    them resolved); otherwise the policy's ``choice``."""
+) -> tuple[np.ndarray, list[str | None], np.ndarray, list[list[str]]]:
+    """What the board should do first, per row, the reason that leads the answer, and the
+    provisional flags and work-up with those of the IL-2-after-the-wait answers added:
+    ``il2_after_wait`` where only temporary conditions (``TEMPORARY``, a TKI wash-out under
+    8 weeks) keep a patient from IL-2 and the policy recommends IL-2 once they have
+    passed (decided on the same patient with them resolved); ``complete_workup_first``
+    where the answer is provisional and IL-2 is still possible (a TKI started now would
+    close the IL-2 window the work-up may open), the IL-2-after-the-wait answers included;
+    otherwise the policy's ``choice`` (provisional with IL-2 ruled out: the lead says so)."""
     final = np.asarray(choice, dtype=object).copy()
     lead: list[str | None] = [None] * len(final)
-    waits = _waiting_rows(derived, choice) & ~provisional_rows
-    rows = np.flatnonzero(waits)
-    if rows.size:
-        resolved = {key: np.asarray(column)[rows].copy() for key, column in values.items()}
-        for name in TEMPORARY:  # treated, or stopped long enough ago
-            resolved[name] = np.zeros(rows.size)
-        months = np.asarray(resolved["months_since_tki"], dtype=float)
-        resolved["months_since_tki"] = np.where(
-            np.isnan(months), months, np.maximum(months, TKI_WASHOUT_MONTHS)
-        )
-        after = decide_only(recommender, resolved, rows.size)
-        for row, decided in zip(rows.tolist(), after.tolist(), strict=True):
-            if decided == "il2_first":
-                final[row] = "il2_after_wait"
-                lead[row] = _wait_reason(derived, values, row)
+    workup = [list(w) for w in workup]
+    provisional_rows = np.asarray(provisional_rows, dtype=bool).copy()
+    waiting = set()
+    for row, wait_workup in _after_wait(recommender, values, derived, choice, provisional_rows):
+        final[row] = "il2_after_wait"
+        lead[row] = _wait_reason(derived, values, row)
+        waiting.add(row)
+        if wait_workup is not None:  # unknown inputs could undo IL-2 after the wait
+            provisional_rows[row], workup[row] = True, wait_workup
     for row in np.flatnonzero(provisional_rows).tolist():
+        known_now = SAID[final[row]]
+        if row not in waiting and _il2_ruled_out(derived, row, workup[row]):
+            lead[row] = (
+                f"provisional: the work-up ({'; '.join(workup[row])}) could change the "
+                f"answer ({known_now} on what is known now); IL-2 is ruled out whatever it shows"
+            )
+            continue
         final[row] = "complete_workup_first"
         lead[row] = (
             f"complete the work-up first ({'; '.join(workup[row])}): it could change the "
-            f"answer, which on what is known now is {SAID[choice[row]]}; a TKI started "
-            "meanwhile would make IL-2 less safe later"
+            f"answer, which on what is known now is {known_now}; a TKI started meanwhile "
+            "would make IL-2 less safe later"
         )
-    return final, lead
+    return final, lead, provisional_rows, workup
+
+
+def _il2_ruled_out(derived: Derived, row: int, workup: list[str]) -> bool:
+    """IL-2 is contraindicated whatever the work-up shows: eligibility known false, and
+    not only by an ECOG the work-up reassesses (ECOG and Karnofsky disagree)."""
+    if derived.il2_eligible[row] != 0.0:
+        return False
+    if PERFORMANCE_REASSESSMENT not in workup:
+        return True
+    flags = derived.contraindications
+    return any(v[row] == 1.0 for k, v in flags.items() if k != "ecog_above_1")
+
+
+def _after_wait(recommender, values, derived, choice, provisional_rows):
+    """(row, work-up or None) for every row the policy gives IL-2 first once its temporary
+    conditions have passed; the work-up where unknown inputs could undo that answer."""
+    rows = np.flatnonzero(_waiting_rows(derived, choice) & ~provisional_rows)
+    if rows.size == 0:
+        return []
+    resolved = {key: np.asarray(column)[rows].copy() for key, column in values.items()}
+    for name in TEMPORARY:  # treated, or stopped long enough ago
+        resolved[name] = np.zeros(rows.size)
+    months = np.asarray(resolved["months_since_tki"], dtype=float)
+    resolved["months_since_tki"] = np.where(
+        np.isnan(months), months, np.maximum(months, TKI_WASHOUT_MONTHS)
+    )
+    after = decide_only(recommender, resolved, rows.size)
+    keep = np.flatnonzero(after == "il2_first")
+    if keep.size == 0:
+        return []
+    waited = {key: column[keep] for key, column in resolved.items()}
+    waited_derived = derive(waited, keep.size)
+    varied = varied_inputs(unknown_inputs(waited, keep.size), waited_derived)
+    changes = what_would_change(recommender, waited, varied)
+    flags, waited_workup = provisional(waited_derived, after[keep], changes)
+    return [
+        (int(rows[k]), waited_workup[j] if flags[j] else None) for j, k in enumerate(keep.tolist())
+    ]
 
 
 def _waiting_rows(derived: Derived, choice: np.ndarray) -> np.ndarray:

@@ -9,7 +9,9 @@ from collections.abc import Mapping
 import numpy as np
 
 from model.contract.columns import BOOL_COLUMNS
+from model.estimators.imputation import IMPUTED_INPUTS
 from model.recommend.decision import Predictor, decide_only
+from model.rules.derive import Derived
 
 
 def what_would_change(
@@ -48,6 +50,23 @@ def what_would_change(
             }
         )
     return changes
+
+
+def unknown_inputs(values: Mapping, n: int) -> list[list[str]]:
+    """Per row, the imputed inputs it leaves unknown, in ``IMPUTED_INPUTS``' order."""
+    unknown: list[list[str]] = [[] for _ in range(n)]
+    for name in IMPUTED_INPUTS:
+        if name in values:
+            for i in np.flatnonzero(np.isnan(np.asarray(values[name], dtype=float))).tolist():
+                unknown[i].append(name)
+    return unknown
+
+
+def varied_inputs(unknown: list[list[str]], derived: Derived) -> list[list[str]]:
+    """The unknown inputs worth varying: not those the rules have settled without them
+    (KPS unknown with ECOG 2 counts the factor: a value contradicting the known ones
+    would flip nothing real)."""
+    return [[u for u in row if derived.needed[u][i]] for i, row in enumerate(unknown)]
 
 
 def input_range(values: np.ndarray) -> tuple[float, float]:

@@ -12,6 +12,8 @@ from model.contract.tables import validate_table
 from tests.conftest import SAMPLES
 
 IMDC_FAVOURABLE_TKI_OS = (31.0, 52.0)  # targets-v2: Heng et al. 2013, 43.2 months
+PATTERNS = ("alveolar_pct", "solid_pct", "papillary_pct", "granular_pct")
+BLOODS = ("ldh_uln_ratio", "hemoglobin_below_lln", "corrected_calcium_mg_dl")
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +123,34 @@ def test_discordant_performance_status_makes_the_answer_provisional(answers):
     assert answer["provisional"] is True
     assert any("performance status reassessment" in w for w in answer["workup"])
     assert any("disagree" in w for w in answer["warnings"])
+
+
+@pytest.fixture(scope="module")
+def records() -> dict[str, dict]:
+    raw = pd.read_csv(SAMPLES / "clinic_list.csv", dtype=str, keep_default_na=False)
+    typed = validate_table(raw).typed
+    patients = typed.drop(columns=[c for c in typed.columns if c == "note"]).to_dict("records")
+    return {p["patient_id"]: {k: (None if v != v else v) for k, v in p.items()} for p in patients}
+
+
+def test_waiting_for_il2_is_provisional_when_the_work_up_could_undo_it(recommender, records):
+    """MAN-014 waits for IL-2 (active infection); with its histology unreviewed the same
+    patient must complete the work-up first: the pathway offers IL-2 only after it."""
+    alone = recommender.recommend_records([records["MAN-014"]])[0]
+    assert alone["recommendation"] == "il2_after_wait"
+    unreviewed = {**records["MAN-014"], **dict.fromkeys(PATTERNS)}
+    answer = recommender.recommend_records([unreviewed])[0]
+    assert answer["recommendation"] == "complete_workup_first" and answer["provisional"]
+    assert any("histology review" in w for w in answer["workup"]), answer["workup"]
+
+
+def test_work_up_that_cannot_open_il2_starts_no_wait(recommender, records):
+    """Cardiac disease rules IL-2 out; unknown blood tests leave only the MSKCC risk open:
+    the answer stays the policy's, provisional, and says IL-2 is ruled out."""
+    patient = {**records["MAN-001"], "cardiac_disease": True, **dict.fromkeys(BLOODS)}
+    answer = recommender.recommend_records([patient])[0]
+    assert answer["provisional"] and answer["recommendation"] in (
+        "tki_first",
+        "temsirolimus_or_trial",
+    )
+    assert "IL-2 is ruled out whatever it shows" in answer["reasons"][0]

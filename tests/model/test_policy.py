@@ -101,8 +101,9 @@ def test_only_what_passes_makes_a_patient_wait_for_il2(recommender, stressed_pat
     months = resolved["months_since_tki"]
     resolved["months_since_tki"] = np.where(np.isnan(months), months, np.maximum(months, 1.84))
     after = decide_only(recommender, resolved, candidates.size)
-    expected = candidates[after == "il2_first"]
-    assert set(np.flatnonzero(waiting)) == set(expected.tolist())
+    expected = set(candidates[after == "il2_first"].tolist())
+    deferred = assessment.recommendation == "complete_workup_first"  # if unknowns could undo it
+    assert set(np.flatnonzero(waiting)) <= expected <= set(np.flatnonzero(waiting | deferred))
 
 
 CONFIG = PolicyConfig(min_durable_gain=0.05, max_p_toxicity=0.2)

@@ -52,7 +52,16 @@ def test_the_guard_sees_added_and_revoked_tokens_without_a_restart(tmp_path):
     assert live.identify(second) == "second"
     revoke_token(path, "first")
     assert live.identify(first) is None and live.identify(second) == "second"
-    path.write_text("not a token entry\n")  # a broken edit keeps the last good set
+    path.write_text("not a token entry\n")  # a broken edit: the file counts for nothing
+    assert live.identify(second) is None
+    path.write_text(f"second:{hash_token(second)}\n")  # mended
     assert live.identify(second) == "second"
     path.unlink()  # no file: the environment's tokens only
     assert live.identify(second) is None and not live
+
+
+def test_a_tokens_file_broken_after_a_start_without_one_never_raises(tmp_path):
+    path = tmp_path / "tokens"
+    live = LiveTokens(f"env:{hash_token('from-env')}", path)  # no file at start-up
+    path.write_text("half-written entr")
+    assert live.identify("from-env") == "env" and live.identify("x") is None
