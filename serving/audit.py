@@ -15,6 +15,7 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 from concurrent.futures import Future
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +46,7 @@ INSERT = (
 )
 MAX_GROUP = 512
 PROBE_TIMEOUT_S = 2.0
+PROBE_INTERVAL_S = 1.0
 _SYNC_LEVELS = {"FULL": "FULL", "NORMAL": "NORMAL"}
 logger = logging.getLogger("il2select.audit")
 
@@ -106,6 +108,10 @@ def open_audit_db(path: Path, synchronous: str = "FULL", create: bool = True) ->
         connection = sqlite3.connect(
             uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30.0
         )
+        found = connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'audit'").fetchone()
+        if found is None:  # an empty or foreign file: no history to continue
+            connection.close()
+            raise AuditUnavailable(f"{path} is not an audit database")
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute(f"PRAGMA synchronous={_SYNC_LEVELS[synchronous]}")
     connection.executescript(SCHEMA)
@@ -145,6 +151,7 @@ class AuditLog:
         self._thread: threading.Thread | None = None
         self._identity: tuple[int, int] | None = None
         self._connection: sqlite3.Connection | None = None  # the writer thread's
+        self._last_probe = float("-inf")
 
     def start(self) -> AuditLog:
         self._connection = open_audit_db(self.path, self.synchronous)
@@ -174,7 +181,12 @@ class AuditLog:
         await asyncio.wrap_future(self.submit(records))
 
     def probe(self) -> bool:
-        """Whether a commit goes through now (what ``/readyz`` asks while unhealthy)."""
+        """Whether a commit goes through now (what ``/readyz`` asks while unhealthy); at
+        most one probe a second, so that a flood of readiness checks costs nothing."""
+        now = time.monotonic()
+        if now - self._last_probe < PROBE_INTERVAL_S:
+            return self.healthy
+        self._last_probe = now
         try:
             self.submit([]).result(timeout=PROBE_TIMEOUT_S)
         except Exception:  # noqa: BLE001  (any failure is "not ready")

@@ -37,6 +37,17 @@ class ConnectionLimits:
     max_connections: int = 512
 
 
+HOOKED = (
+    "connection_made",
+    "connection_lost",
+    "data_received",
+    "on_headers_complete",
+    "on_message_complete",
+    "on_response_complete",
+)
+_ORIGINAL: dict = {}  # uvicorn's own methods, called by the hooks
+
+
 def install_connection_limits(limits: ConnectionLimits) -> None:
     """Patch ``HttpToolsProtocol`` (idempotent: a second call only changes the limits)."""
     version = tuple(int(part) for part in uvicorn.__version__.split(".")[:2])
@@ -46,70 +57,65 @@ def install_connection_limits(limits: ConnectionLimits) -> None:
             f"{uvicorn.__version__}: re-check the hooks before serving"
         )
     cls = HttpToolsProtocol
-    first = not hasattr(cls, "_il2select_limits")
     cls._il2select_limits = limits
-    if not first:
+    if _ORIGINAL:
         return
-    original = {
-        name: getattr(cls, name)
-        for name in (
-            "connection_made",
-            "connection_lost",
-            "data_received",
-            "on_headers_complete",
-            "on_message_complete",
-            "on_response_complete",
-        )
+    hooks = {
+        "connection_made": _connection_made,
+        "connection_lost": _connection_lost,
+        "data_received": _data_received,
+        "on_headers_complete": _on_headers_complete,
+        "on_message_complete": _on_message_complete,
+        "on_response_complete": _on_response_complete,
     }
+    for name in HOOKED:
+        _ORIGINAL[name] = getattr(cls, name)
+        setattr(cls, name, hooks[name])
 
-    def connection_made(self, transport):
-        original["connection_made"](self, transport)
-        if len(self.connections) > self._il2select_limits.max_connections:
-            transport.close()
-            return
-        _await_headers(self)
 
-    def connection_lost(self, exc):
-        _cancel(self)
-        original["connection_lost"](self, exc)
+def _connection_made(self, transport):
+    _ORIGINAL["connection_made"](self, transport)
+    if len(self.connections) > self._il2select_limits.max_connections:
+        transport.close()
+        return
+    _await_headers(self)
 
-    def data_received(self, data):
-        if getattr(self, "_il2select_phase", None) == "headers":
-            self._il2select_header_bytes += len(data)
-        original["data_received"](self, data)
-        if (
-            getattr(self, "_il2select_phase", None) == "headers"
-            and self._il2select_header_bytes > self._il2select_limits.max_header_bytes
-        ):
-            _refuse(self, 431, "the request's headers are larger than the limit")
 
-    def on_headers_complete(self):
-        original["on_headers_complete"](self)
-        _cancel(self)
-        self._il2select_phase = "body"
-        self._il2select_timer = self.loop.call_later(
-            self._il2select_limits.body_timeout_s, _expire, self, "body"
-        )
+def _connection_lost(self, exc):
+    _cancel(self)
+    _ORIGINAL["connection_lost"](self, exc)
 
-    def on_message_complete(self):
-        _cancel(self)
-        self._il2select_phase = "app"
-        original["on_message_complete"](self)
 
-    def on_response_complete(self):
-        original["on_response_complete"](self)
-        if not self.transport.is_closing():
-            _await_headers(self)
-
-    for name, hook in (
-        ("connection_made", connection_made),
-        ("connection_lost", connection_lost),
-        ("data_received", data_received),
-        ("on_headers_complete", on_headers_complete),
-        ("on_message_complete", on_message_complete),
-        ("on_response_complete", on_response_complete),
+def _data_received(self, data):
+    if getattr(self, "_il2select_phase", None) == "headers":
+        self._il2select_header_bytes += len(data)
+    _ORIGINAL["data_received"](self, data)
+    if (
+        getattr(self, "_il2select_phase", None) == "headers"
+        and self._il2select_header_bytes > self._il2select_limits.max_header_bytes
     ):
-        setattr(cls, name, hook)
+        _refuse(self, 431, "the request's headers are larger than the limit")
+
+
+def _on_headers_complete(self):
+    _ORIGINAL["on_headers_complete"](self)
+    _cancel(self)
+    self._il2select_phase = "body"
+    self._il2select_timer = self.loop.call_later(
+        self._il2select_limits.body_timeout_s, _expire, self, "body"
+    )
+
+
+def _on_message_complete(self):
+    _cancel(self)
+    self._il2select_phase = "app"
+    _ORIGINAL["on_message_complete"](self)
+
+
+def _on_response_complete(self):
+    _ORIGINAL["on_response_complete"](self)
+    if not self.transport.is_closing():
+        _await_headers(self)
 
 
 def _await_headers(protocol) -> None:

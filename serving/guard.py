@@ -5,6 +5,7 @@ server-side auth). The health checks and the page's static files are public."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -36,29 +37,51 @@ BUSY = {
 
 class ListGate:
     """Bounded concurrency and a bounded queue for patient lists: at most ``running``
-    computed at once and ``waiting`` waiting; any more are refused at once (memory stays
-    bounded by design: a list's body is read only once it has a place)."""
+    computed at once and ``waiting`` more holding a place (their bodies read, waiting for
+    a turn); any more are refused at once, so memory is bounded by design. A turn ends
+    when the response starts: a client slow to read its answer holds no turn."""
 
     def __init__(self, running: int, waiting: int) -> None:
         self.running, self.waiting = running, waiting
-        self.active = 0  # running or waiting
+        self.active = 0  # holding a place: reading, waiting or computing
         self._turns = asyncio.Semaphore(running)
 
     def may_enter(self) -> bool:
         return self.active < self.running + self.waiting
 
-    async def __aenter__(self) -> ListGate:
+    @contextlib.contextmanager
+    def place(self):
         self.active += 1
         try:
-            await self._turns.acquire()
-        except BaseException:
+            yield
+        finally:
             self.active -= 1
-            raise
-        return self
 
-    async def __aexit__(self, *exc) -> None:
-        self._turns.release()
-        self.active -= 1
+    @contextlib.asynccontextmanager
+    async def turn(self):
+        """A turn; the callable yielded ends it early (once), as the response starts."""
+        await self._turns.acquire()
+        released = False
+
+        def done() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self._turns.release()
+
+        try:
+            yield done
+        finally:
+            done()
+
+
+def _releasing(send: Send, done: Callable[[], None]) -> Send:
+    async def wrapped(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            done()
+        await send(message)
+
+    return wrapped
 
 
 def is_public(path: str) -> bool:
@@ -93,20 +116,25 @@ class GuardMiddleware:
         if scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        if path in PATIENT_LIST_ROUTES:
-            if not self.lists.may_enter():
-                await send_json(
-                    send, 503, BUSY, [(b"retry-after", b"2"), (b"connection", b"close")]
-                )
-                return
-            async with self.lists:  # held until the response is sent
-                await self._checked(scope, receive, send, path)
+        if path not in PATIENT_LIST_ROUTES:
+            body = await self._checked(scope, receive, send, path)
+            if body is not None:
+                await self.app(scope, _replay(body, receive), send)
             return
-        await self._checked(scope, receive, send, path)
+        if not self.lists.may_enter():
+            await send_json(send, 503, BUSY, [(b"retry-after", b"2"), (b"connection", b"close")])
+            return
+        with self.lists.place():  # the body is read (and checked) before its turn comes
+            body = await self._checked(scope, receive, send, path)
+            if body is not None:
+                async with self.lists.turn() as done:  # until the response starts
+                    await self.app(scope, _replay(body, receive), _releasing(send, done))
 
-    async def _checked(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+    async def _checked(self, scope: Scope, receive: Receive, send: Send, path: str):
+        """The request's body once read and checked; None when it was refused (the refusal
+        sent) or the client went away."""
         try:
-            body = await self._checked_body(scope, receive, path)
+            return await self._checked_body(scope, receive, path)
         except RequestProblem as problem:
             await send_json(
                 send,
@@ -114,10 +142,7 @@ class GuardMiddleware:
                 problem.problem.model_dump(mode="json"),
                 [(b"connection", b"close")] if problem.status == 413 else [],
             )
-            return
-        if body is None:  # the client went away
-            return
-        await self.app(scope, _replay(body, receive), send)
+            return None
 
     def _token_id(self, scope: Scope) -> str | None:
         for name, value in scope.get("headers", ()):

@@ -191,9 +191,9 @@ class IL2Select:
 def _unavailable(ctx: bentoml.Context, exc: AuditUnavailable) -> Response:
     """503: the answer is not sent without its audit record; the client may retry."""
     ctx.response.status_code = 503
-    problem = Problem(
+    problem = Problem(  # the cause (path, SQLite's error) is in the log, not the answer
         error="the audit log cannot record answers now; nothing was answered: retry later",
-        detail=[FieldError(field="audit", value=None, rule=str(exc))],
+        detail=[FieldError(field="audit", value=None, rule="the audit store is unavailable")],
     )
     return JSONResponse(
         problem.model_dump(mode="json"),

@@ -199,6 +199,7 @@ def _quantiles(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     order = np.sort(values, axis=0)
     lift = (slice(None), *([None] * (values.ndim - 1)))
     bounds = order[below] * (1 - weight)[lift] + order[above] * weight[lift]
+    bounds = bounds.astype(np.float64)  # single-precision draws: no float32 digits shown
     return bounds[0], bounds[1]
 
 

@@ -191,7 +191,10 @@ def test_an_audit_store_that_is_gone_refuses_answers_until_it_is_back(
                 assert refused.headers["retry-after"] and "audit" in refused.json()["error"]
             assert httpx.get(f"{server.url}/readyz", timeout=10).status_code == 503
             open_audit_db(tmp_path / "audit.db").close()  # an operator restores a database
-            assert httpx.get(f"{server.url}/readyz", timeout=10).status_code == 200
+            deadline = time.monotonic() + 10  # readiness probes the store once a second
+            while httpx.get(f"{server.url}/readyz", timeout=10).status_code != 200:
+                assert time.monotonic() < deadline, "not ready again after the store came back"
+                time.sleep(0.2)
             answered = client.post("/recommend", json={**patient_example(), "patient_id": "BACK"})
             assert answered.status_code == 200
         with sqlite3.connect(tmp_path / "audit.db") as db:
