@@ -27,6 +27,7 @@ EXIT_REFUSED = 2
 EXIT_NO_CHAMPION = 3
 EXIT_INCOMPATIBLE = 4
 EXIT_AUDIT = 5
+HOME_PREFIX = "il2select-serve-"  # + the serving process id: see run_instance
 SOURCE_DIR = Path(serving.__file__).resolve().parents[1]  # where BentoML imports the service
 err = Console(stderr=True)
 
@@ -75,7 +76,8 @@ def run_instance(command: list[str], env: dict[str, str]) -> int:
     its Prometheus multiprocess directory there and empties it at every start, so two
     servers sharing one home leave the first one's ``/metrics`` blind. SIGTERM and SIGINT
     are passed on; the server's exit code is returned."""
-    home = tempfile.mkdtemp(prefix="il2select-serve-")
+    _remove_orphaned_homes()
+    home = tempfile.mkdtemp(prefix=f"{HOME_PREFIX}{os.getpid()}-")
     process = subprocess.Popen(command, env={**env, "BENTOML_HOME": home})
 
     def forward(signum, _frame):
@@ -91,6 +93,25 @@ def run_instance(command: list[str], env: dict[str, str]) -> int:
             process.kill()
             process.wait()
         shutil.rmtree(home, ignore_errors=True)
+
+
+def _remove_orphaned_homes() -> None:
+    """The homes of instances that were killed (``kill -9`` leaves no time to clean up):
+    each is named after its server's process id; one whose process is gone is removed."""
+    for path in Path(tempfile.gettempdir()).glob(f"{HOME_PREFIX}*-*"):
+        pid = path.name.removeprefix(HOME_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def listen_address(host: str) -> str:

@@ -94,8 +94,8 @@ SAID = {
 # contraindications that pass (BRIEF "Eligibility"): treat or wait, then IL-2 may be given
 TEMPORARY = {
     "active_infection": "treat the active infection",
-    "brain_mets_untreated": "treat the brain metastases",
-    "steroids_last_4_weeks": "4 weeks off systemic corticosteroids",
+    "brain_mets_untreated": "treat the brain metastases (radiotherapy then starts a 6-week wait)",
+    "steroids_last_4_weeks": "4 weeks off systemic corticosteroids, if they can be stopped",
     "chemo_radio_last_6_weeks": "6 weeks after chemotherapy or radiotherapy",
 }
 
