@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import typer
 
-from il2select import commands_models, commands_serve, commands_synth, commands_tokens
+from il2select import (
+    commands_audit,
+    commands_models,
+    commands_serve,
+    commands_synth,
+    commands_tokens,
+)
 from il2select.commands_triage import triage
 from model.runtime import use_single_threaded_blas
 
@@ -30,7 +36,7 @@ def _root() -> None:
 
 app.command(help="Triage a clinic list along the Manchester pathway (clinical rules only).")(triage)
 
-for _commands in (commands_synth, commands_models, commands_serve, commands_tokens):
+for _commands in (commands_synth, commands_models, commands_serve, commands_tokens, commands_audit):
     _commands.register(app)
 
 

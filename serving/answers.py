@@ -10,8 +10,10 @@ from typing import Any
 import numpy as np
 import orjson
 import pandas as pd
+from starlette.responses import StreamingResponse
 
 from model.contract.json_types import screen_rows
+from model.contract.patient import patient_example
 from model.contract.tables import validate_table
 from model.recommend.answer import Provenance, SurvivalCurves
 from model.rules.derive import DERIVED_COLUMNS
@@ -100,6 +102,22 @@ def _parts(
         yield [refused(i) for i in range(done, len(rows))], []
 
 
+def audit_dictionary(recommender: Any, provenance: Provenance) -> bytes:
+    """Example answers of this champion, as a preset dictionary for compressing audit
+    records (``serving.audit_store.Codec``): the keys, words and reasons they share."""
+    example = patient_example()
+    patients = [{**example, "ecog": 2}, example]  # a contraindication's words, then IL-2's
+    return b"".join(recommend_patients(recommender, patients, provenance))
+
+
+def json_response(parts: list[bytes]) -> StreamingResponse:
+    """A JSON array of already-encoded items, streamed with its length."""
+    size = 2 + sum(len(p) for p in parts) + max(len(parts) - 1, 0)
+    return StreamingResponse(
+        json_array(parts), media_type="application/json", headers={"content-length": str(size)}
+    )
+
+
 def json_array(parts: list[bytes], per_chunk: int = 256) -> Iterator[bytes]:
     """A JSON array of already-encoded items, sent a few hundred items at a time (a
     10,000-patient answer is ~40 MB: joining it whole would hold it twice)."""
@@ -112,6 +130,13 @@ def json_array(parts: list[bytes], per_chunk: int = 256) -> Iterator[bytes]:
 def to_json(value: Any) -> bytes:
     """Compact JSON (orjson: NaN and infinities as null, as the response models give)."""
     return orjson.dumps(value, default=str)
+
+
+def triage_parts(rows: list[dict]) -> tuple[list[bytes], list[int]]:
+    """``/triage``'s rows as JSON, and the rows answered (0-based), for the audit log."""
+    answered = triage_rows(rows)
+    parts = [row.model_dump_json().encode() for row in answered]
+    return parts, [i for i, row in enumerate(answered) if not row.errors]
 
 
 def triage_rows(rows: list[dict]) -> list[TriageRow]:

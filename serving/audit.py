@@ -1,4 +1,5 @@
 """The audit log: every answer given, committed to SQLite before the response is sent.
+(The tables, the compression of outputs and the reading back: ``serving.audit_store``.)
 
 WAL mode with ``synchronous=FULL``: a commit is on disk when ``append`` returns, so a
 ``kill -9`` (or a power cut) cannot lose an acknowledged answer. One writer thread groups
@@ -9,7 +10,6 @@ many requests under load, and a request still waits for its own commit.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import os
 import queue
@@ -21,29 +21,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import orjson
+from serving.audit_store import Codec, canonical_sha256, create_tables, register_codec
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS audit (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    time_utc TEXT NOT NULL,
-    endpoint TEXT NOT NULL,
-    token_id TEXT NOT NULL,
-    model_version TEXT,
-    input_sha256 TEXT NOT NULL,
-    output_json TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS audit_health (id INTEGER PRIMARY KEY, checked_utc TEXT NOT NULL)
-"""
 # every transaction also rewrites this row: a commit with no records (a probe) still
 # needs the disk, so a full disk or a read-only store shows on a probe as on an answer
 HEALTH = "INSERT OR REPLACE INTO audit_health (id, checked_utc) VALUES (1, ?)"
-# the output may come as the UTF-8 bytes sent to the client: stored as TEXT all the same
-# (no decoding in the request, no re-encoding in the writer)
 INSERT = (
     "INSERT INTO audit (time_utc, endpoint, token_id, model_version, input_sha256, "
-    "output_json) VALUES (?, ?, ?, ?, ?, CAST(? AS TEXT))"
+    "output_json, request_id, codec) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
+MARK = "INSERT OR REPLACE INTO undelivered (request_id, time_utc, reason) VALUES (?, ?, ?)"
 MAX_GROUP = 512
 PROBE_TIMEOUT_S = 2.0
 PROBE_INTERVAL_S = 1.0
@@ -64,35 +51,9 @@ class AuditRecord(NamedTuple):
     token_id: str
     model_version: str | None
     input_sha256: str
-    output_json: str | bytes  # JSON, UTF-8
-
-
-def canonical_json(value: Any) -> bytes:
-    """The canonical JSON of an input: keys sorted at every level, compact, UTF-8
-    (orjson; NaN as null)."""
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS, default=str)
-
-
-def canonical_sha256(value: Any) -> str:
-    """SHA-256 of ``canonical_json(value)``: the input hash kept in the audit log."""
-    return hashlib.sha256(canonical_json(value)).hexdigest()
-
-
-def make_record(
-    endpoint: str,
-    token_id: str,
-    model_version: str | None,
-    input_value: Any,
-    output_json: str | bytes,
-) -> AuditRecord:
-    return AuditRecord(
-        datetime.now(UTC).isoformat(timespec="microseconds"),
-        endpoint,
-        token_id,
-        model_version,
-        canonical_sha256(input_value),
-        output_json,
-    )
+    output: bytes  # the JSON sent, compressed by ``codec`` (None: the JSON itself)
+    request_id: str
+    codec: int | None
 
 
 def open_audit_db(path: Path, synchronous: str = "FULL", create: bool = True) -> sqlite3.Connection:
@@ -114,7 +75,7 @@ def open_audit_db(path: Path, synchronous: str = "FULL", create: bool = True) ->
             raise AuditUnavailable(f"{path} is not an audit database")
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute(f"PRAGMA synchronous={_SYNC_LEVELS[synchronous]}")
-    connection.executescript(SCHEMA)
+    create_tables(connection)
     return connection
 
 
@@ -147,14 +108,21 @@ class AuditLog:
         self.path = path
         self.synchronous = synchronous
         self.healthy = True
+        self.codec: Codec | None = None
+        self._codec_here: int | None = None  # the codec's id in the database open now
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._identity: tuple[int, int] | None = None
         self._connection: sqlite3.Connection | None = None  # the writer thread's
         self._last_probe = float("-inf")
 
-    def start(self) -> AuditLog:
+    def start(self, dictionary: bytes | None = None) -> AuditLog:
+        """Open the store and the writer thread; with ``dictionary`` (an example answer),
+        outputs are compressed with it (``serving.audit_store.Codec``)."""
         self._connection = open_audit_db(self.path, self.synchronous)
+        if dictionary is not None:
+            self.codec = register_codec(self._connection, dictionary)
+            self._codec_here = self.codec.id
         self._identity = _identity(self.path)
         self._thread = threading.Thread(
             target=self._write_forever, name="audit-writer", daemon=True
@@ -168,14 +136,48 @@ class AuditLog:
             self._thread.join(timeout=10)
             self._thread = None
 
-    def submit(self, records: list[AuditRecord]) -> Future:
-        """Queue records; the future resolves once they are committed (an empty list is a
-        probe of the store)."""
+    def record(
+        self,
+        request_id: str,
+        endpoint: str,
+        token_id: str,
+        model_version: str | None,
+        input_value: Any,
+        output: bytes,
+    ) -> AuditRecord:
+        """One answer's record (compressed here, in the caller's thread)."""
+        codec = self.codec
+        return AuditRecord(
+            datetime.now(UTC).isoformat(timespec="microseconds"),
+            endpoint,
+            token_id,
+            model_version,
+            canonical_sha256(input_value),
+            output if codec is None else codec.encode(output),
+            request_id,
+            None if codec is None else codec.id,
+        )
+
+    def submit(self, records: list[AuditRecord], undelivered: tuple = ()) -> Future:
+        """Queue records, or marks of requests not delivered (``(request_id, reason)``);
+        the future resolves once they are committed, in the order submitted (an empty
+        submission is a probe of the store)."""
         if self._thread is None:
             raise RuntimeError("audit log is not started")
         done: Future = Future()
-        self._queue.put((records, done))
+        self._queue.put((records, undelivered, done))
         return done
+
+    def mark_undelivered(self, request_id: str, reason: str) -> None:
+        """Mark a request's records as not delivered (committed after them: the writer
+        keeps the order of submissions). A mark the store cannot take is logged."""
+        marked = self.submit([], ((request_id, reason),))
+
+        def logged(done: Future) -> None:
+            if done.exception() is not None:
+                logger.error("request %s was not delivered; the mark failed", request_id)
+
+        marked.add_done_callback(logged)
 
     async def append(self, records: list[AuditRecord]) -> None:
         await asyncio.wrap_future(self.submit(records))
@@ -215,19 +217,20 @@ class AuditLog:
     def _write(self, group: list) -> None:
         """Commit one group; every request in it fails alike when the store cannot take it."""
         try:
-            self._commit(self._current(), group)
+            connection = self._current()
+            self._commit(connection, self._in_this_store(group))
         except Exception as exc:  # every waiting request fails: no answer without its record
             if self.healthy:
                 logger.error("audit store unavailable, answers refused: %s", exc)
             self.healthy = False
             failure = AuditUnavailable(f"the audit log cannot be written: {exc}")
-            for _, done in group:
+            for *_, done in group:
                 done.set_exception(failure)
             return
         if not self.healthy:
             logger.warning("audit store back at %s: answering again", self.path)
         self.healthy = True
-        for _, done in group:
+        for *_, done in group:
             done.set_result(None)
 
     def _current(self) -> sqlite3.Connection:
@@ -242,15 +245,32 @@ class AuditLog:
             logger.error("the audit database %s was deleted or replaced", self.path)
         if identity is None:
             raise AuditUnavailable(f"the audit database {self.path} is gone")
-        self._connection = open_audit_db(self.path, self.synchronous, create=False)
-        self._identity = identity
-        return self._connection
+        connection = open_audit_db(self.path, self.synchronous, create=False)
+        if self.codec is not None:  # the database back at the path needs the dictionary too
+            self._codec_here = register_codec(connection, self.codec.dictionary).id
+        self._connection, self._identity = connection, identity
+        return connection
+
+    def _in_this_store(self, group: list) -> list:
+        """The group with its records naming the codec's id in the database open now (a
+        database replaced under the service numbers its codecs its own way)."""
+        if self.codec is None or self._codec_here == self.codec.id:
+            return group
+        here = self._codec_here
+        return [
+            ([r._replace(codec=here) for r in records], marks, done)
+            for records, marks, done in group
+        ]
 
     @staticmethod
     def _commit(connection: sqlite3.Connection, group: list) -> None:
+        """One transaction for the group; each submission's records, then its marks."""
+        now = datetime.now(UTC).isoformat(timespec="seconds")
         try:
             connection.execute("BEGIN IMMEDIATE")
-            connection.executemany(INSERT, [r for records, _ in group for r in records])
+            for records, undelivered, _ in group:
+                connection.executemany(INSERT, records)
+                connection.executemany(MARK, [(r, now, why) for r, why in undelivered])
             connection.execute(HEALTH, (datetime.now(UTC).isoformat(timespec="seconds"),))
             connection.execute("COMMIT")
         except Exception:

@@ -12,6 +12,7 @@ from typing import Any
 
 from model.settings import get_settings
 from serving.auth import LiveTokens, TokenStore
+from serving.delivery import Delivery
 from serving.problems import RequestProblem, check_patient, check_patient_list, too_large
 
 PUBLIC_PATHS = frozenset(
@@ -119,7 +120,7 @@ class GuardMiddleware:
         if path not in PATIENT_LIST_ROUTES:
             body = await self._checked(scope, receive, send, path)
             if body is not None:
-                await self.app(scope, _replay(body, receive), send)
+                await _delivered(self.app, scope, body, receive, send)
             return
         if not self.lists.may_enter():
             await send_json(send, 503, BUSY, [(b"retry-after", b"2"), (b"connection", b"close")])
@@ -128,7 +129,7 @@ class GuardMiddleware:
             body = await self._checked(scope, receive, send, path)
             if body is not None:
                 async with self.lists.turn() as done:  # until the response starts
-                    await self.app(scope, _replay(body, receive), _releasing(send, done))
+                    await _delivered(self.app, scope, body, receive, _releasing(send, done))
 
     async def _checked(self, scope: Scope, receive: Receive, send: Send, path: str):
         """The request's body once read and checked; None when it was refused (the refusal
@@ -190,6 +191,16 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+async def _delivered(app, scope: Scope, body: bytes, receive: Receive, send: Send) -> None:
+    """Run the app on the checked body; an answer it recorded in the audit log but that
+    did not reach the client is marked so (``serving.delivery``), also on a time-out."""
+    delivery = Delivery(receive, send)
+    try:
+        await app(scope, _replay(body, delivery.receive), delivery.send)
+    finally:
+        delivery.settle(scope["state"])
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -7,17 +7,21 @@ audit log before its response is sent.
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+
 import bentoml
 from prometheus_client import Histogram
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 
 from model.contract.errors import ContractError
 from model.recommend.answer import PatientAnswer, SurvivalCurves
 from model.settings import get_settings
-from serving.audit import AuditLog, AuditUnavailable, make_record
+from serving.audit import AuditLog, AuditUnavailable
 from serving.auth import TokenConfigError, load_tokens
 from serving.batching import MicroBatcher
 from serving.connections import ConnectionLimits, install_connection_limits
+from serving.delivery import AUDIT_HEADER, AUDIT_REQUEST
 from serving.gctune import freeze_permanent_objects, watch_gc_pauses
 from serving.guard import GuardMiddleware
 from serving.logs import redact_request_values
@@ -43,6 +47,7 @@ RECOMMEND_BATCH_SIZE = Histogram(
 WARM_UP_S = 5.0
 RETRY_AFTER_S = 5  # seconds a client is asked to wait when the audit store is down
 CHECKED_BODY_METHODS = ("recommend", "survival", "predict", "triage")
+_CHAMPION = object()  # an audit record's model version: the champion's
 
 
 @bentoml.service(
@@ -84,7 +89,9 @@ class IL2Select:
             )
         )
         self.champion = load_champion(settings)
-        self.audit = AuditLog(settings.audit_path, settings.audit_synchronous).start()
+        self.audit = AuditLog(settings.audit_path, settings.audit_synchronous).start(
+            dictionary=answers.audit_dictionary(self.champion.recommender, self.champion.provenance)
+        )
         self.recommendations = MicroBatcher(
             self._recommend_batch, observe=RECOMMEND_BATCH_SIZE.observe
         )
@@ -121,11 +128,9 @@ class IL2Select:
         with its reasons and provenance. Audited before the response is sent."""
         values = patient.model_dump()
         body = await self.recommendations.submit(values)  # with concurrent requests' patients
-        try:
-            await self.audit.append([self._record(ctx, "recommend", values, body)])
-        except AuditUnavailable as exc:
-            return _unavailable(ctx, exc)
-        return Response(body, media_type=JSON)
+        request_id = uuid.uuid4().hex
+        record = self._record(ctx, request_id, "recommend", values, body)
+        return await self._delivered(ctx, request_id, [record], Response(body, media_type=JSON))
 
     def _recommend_batch(self, patients: list[dict]) -> list[bytes]:
         return self.answers.recommend_patients(
@@ -136,59 +141,76 @@ class IL2Select:
     async def survival(self, patient: PatientRequest, /, ctx: bentoml.Context) -> SurvivalCurves:
         """Both strategies' overall and progression-free survival on a monthly grid."""
         values = patient.model_dump()
-        body = self.answers.survival_curves(self.champion.recommender, values).model_dump_json()
-        try:
-            await self.audit.append([self._record(ctx, "survival", values, body)])
-        except AuditUnavailable as exc:
-            return _unavailable(ctx, exc)
-        return Response(body, media_type=JSON)
+        curves = self.answers.survival_curves(self.champion.recommender, values)
+        body = curves.model_dump_json().encode()
+        request_id = uuid.uuid4().hex
+        record = self._record(ctx, request_id, "survival", values, body)
+        return await self._delivered(ctx, request_id, [record], Response(body, media_type=JSON))
 
     @bentoml.api(route="/predict")
-    def predict(self, patients: PatientRows, /, ctx: bentoml.Context) -> list[PredictRow]:
+    async def predict(self, patients: PatientRows, /, ctx: bentoml.Context) -> list[PredictRow]:
         """A list of patients, order kept; bad rows come back with their errors."""
-        try:
-            chunks = self.answers.predict_parts(
-                self.champion.recommender, patients, self.champion.provenance
-            )
+        request_id = uuid.uuid4().hex
+        try:  # computed (and its records compressed) off the event loop
+            parts, records = await asyncio.to_thread(self._predicted, ctx, request_id, patients)
         except ContractError as exc:
             return _unprocessable(ctx, exc)
-        parts, committed = [], []
-        for texts, audited in chunks:  # a chunk's records are written while the next computes
-            parts += texts
-            committed.append(
-                self.audit.submit(
-                    [self._record(ctx, "predict", patients[i], text) for i, text in audited]
-                )
-            )
-        try:
-            for done in committed:  # every answer is in the audit log before the response
-                done.result()
-        except AuditUnavailable as exc:
-            return _unavailable(ctx, exc)
-        size = 2 + sum(len(p) for p in parts) + max(len(parts) - 1, 0)
-        return StreamingResponse(
-            self.answers.json_array(parts), media_type=JSON, headers={"content-length": str(size)}
+        return await self._delivered(ctx, request_id, records, self.answers.json_response(parts))
+
+    def _predicted(self, ctx: bentoml.Context, request_id: str, patients: list[dict]):
+        chunks = self.answers.predict_parts(
+            self.champion.recommender, patients, self.champion.provenance
         )
+        parts, records = [], []
+        for texts, answered in chunks:
+            parts += texts
+            records += [
+                self._record(ctx, request_id, "predict", patients[i], text) for i, text in answered
+            ]
+        return parts, records
 
     @bentoml.api(route="/triage")
-    def triage(self, patients: PatientRows, /, ctx: bentoml.Context) -> list[TriageRow]:
+    async def triage(self, patients: PatientRows, /, ctx: bentoml.Context) -> list[TriageRow]:
         """The Manchester pathway by the clinical rules only (as ``il2select triage``)."""
+        request_id = uuid.uuid4().hex
         try:
-            return self.answers.triage_rows(patients)
+            parts, answered = await asyncio.to_thread(self.answers.triage_parts, patients)
         except ContractError as exc:
             return _unprocessable(ctx, exc)
+        records = [  # the rules answer, not the model: no model version
+            self._record(ctx, request_id, "triage", patients[i], parts[i], None) for i in answered
+        ]
+        return await self._delivered(ctx, request_id, records, self.answers.json_response(parts))
 
-    def _record(self, ctx: bentoml.Context, endpoint: str, values: dict, body: str | bytes):
-        return make_record(
+    async def _delivered(
+        self, ctx: bentoml.Context, request_id: str, records: list, response: Response
+    ) -> Response:
+        """Commit a request's records in one transaction, then let the response start
+        (naming the records in its ``x-il2select-audit-id`` header); 503 when the store
+        cannot take them. Should the answer not reach the client after all, the guard marks
+        the records undelivered (``serving.delivery``)."""
+        state = ctx.request.state
+        setattr(state, AUDIT_REQUEST, (self.audit, request_id))
+        try:
+            await self.audit.append(records)
+        except AuditUnavailable:
+            delattr(state, AUDIT_REQUEST)  # nothing was recorded: nothing to mark
+            return _unavailable(ctx)
+        response.headers[AUDIT_HEADER] = request_id
+        return response
+
+    def _record(self, ctx, request_id, endpoint, values, body, version=_CHAMPION):
+        return self.audit.record(
+            request_id,
             endpoint,
             ctx.request.state.token_id,
-            self.champion.provenance.model_version,
+            self.champion.provenance.model_version if version is _CHAMPION else version,
             values,
             body,
         )
 
 
-def _unavailable(ctx: bentoml.Context, exc: AuditUnavailable) -> Response:
+def _unavailable(ctx: bentoml.Context) -> Response:
     """503: the answer is not sent without its audit record; the client may retry."""
     ctx.response.status_code = 503
     problem = Problem(  # the cause (path, SQLite's error) is in the log, not the answer

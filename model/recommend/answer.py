@@ -11,8 +11,7 @@ Every probability is a model output on synthetic data; ``scope`` says so in ever
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from functools import lru_cache
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -20,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from model.contract.columns import SURVIVAL_HORIZONS_MONTHS
 from model.contract.crossfield import CROSS_WARNINGS
+from model.recommend.rows import rows_of
 from model.rules.records import (
     derived_records,
     eligibility_records,
@@ -36,6 +36,7 @@ SCOPE = (
     "regimens are not considered. Every probability is a model output from models trained on "
     "synthetic cohorts generated from published rates, not a measurement on real patients."
 )
+PROBABILITY_DECIMALS, MONTH_DECIMALS = 4, 2  # as answered: see ``_shown``
 Recommendation = Literal[
     "il2_first",
     "tki_first",
@@ -208,28 +209,6 @@ def answer_records(assessment: Assessment, values: Mapping) -> list[dict]:
 DIFFERENCES = ("p_response", "p_complete_response", "p_cure")
 
 
-def rows_of(**columns: list) -> list[dict]:
-    """Per-row dicts from per-field columns of equal length: each field named once, by
-    keyword. Built by a comprehension of dict displays compiled once per set of names
-    (as ``dataclasses`` compiles its ``__init__``): three times quicker than
-    ``dict(zip(names, row))``, which counts at /predict's 300,000 dicts."""
-    lengths = {len(column) for column in columns.values()}
-    if len(lengths) > 1:
-        raise ValueError(f"columns of different lengths: {sorted(lengths)}")
-    return _row_builder(tuple(columns))(*columns.values())
-
-
-@lru_cache(maxsize=64)
-def _row_builder(names: tuple[str, ...]) -> Callable[..., list[dict]]:
-    if not all(name.isidentifier() or name.isdigit() for name in names):
-        raise ValueError(f"not a field name: {names}")
-    arguments = ", ".join(f"c{i}" for i in range(len(names)))
-    display = ", ".join(f"{name!r}: v{i}" for i, name in enumerate(names))
-    values = ", ".join(f"v{i}" for i in range(len(names)))
-    source = f"lambda {arguments}: [{{{display}}} for ({values},) in zip({arguments})]"
-    return eval(source)  # built from checked field names only, never from input
-
-
 def _outlooks(pred: BatchPrediction, name: str) -> list[dict]:
     """Every row's outlook under one strategy (``StrategyOutlook``'s shape); P(cure) and
     P(severe cardiac toxicity) are IL-2's alone."""
@@ -260,10 +239,20 @@ def _by_horizon(pred: BatchPrediction, name: str, endpoint: str) -> list[dict]:
 def _estimates(pred: BatchPrediction, key: str) -> list[dict]:
     """Every row's ``Estimate`` of one quantity, built over ``tolist()`` (a fraction of the
     cost of converting numpy scalars row by row)."""
-    point = pred.point[key].tolist()
+    point = _shown(pred.point[key], PROBABILITY_DECIMALS)
     if key not in pred.lo:
         return rows_of(value=point, lo=[None] * len(point), hi=[None] * len(point))
-    return rows_of(value=point, lo=pred.lo[key].tolist(), hi=pred.hi[key].tolist())
+    return rows_of(
+        value=point,
+        lo=_shown(pred.lo[key], PROBABILITY_DECIMALS),
+        hi=_shown(pred.hi[key], PROBABILITY_DECIMALS),
+    )
+
+
+def _shown(values, decimals: int) -> list[float]:
+    """Values as answered: rounded to a precision far finer than their intervals (the
+    17 digits of a double would claim a precision no model of this has)."""
+    return np.round(np.asarray(values, dtype=np.float64), decimals).tolist()
 
 
 def _medians(pred: BatchPrediction, key: str) -> list[dict]:
@@ -274,12 +263,12 @@ def _medians(pred: BatchPrediction, key: str) -> list[dict]:
     def finite(values):
         return [None if math.isinf(m) else m for m in values]
 
-    months = pred.medians[key].tolist()
+    months = _shown(pred.medians[key], MONTH_DECIMALS)
     return rows_of(
         value=finite(months),
         reached=[not math.isinf(m) for m in months],
-        lo=finite(pred.lo[key].tolist()),
-        hi=finite(pred.hi[key].tolist()),
+        lo=finite(_shown(pred.lo[key], MONTH_DECIMALS)),
+        hi=finite(_shown(pred.hi[key], MONTH_DECIMALS)),
     )
 
 

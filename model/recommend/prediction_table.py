@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from model.contract.columns import SURVIVAL_HORIZONS_MONTHS
-from model.recommend.answer import SCOPE
+from model.recommend.answer import MONTH_DECIMALS, PROBABILITY_DECIMALS, SCOPE
 from model.recommend.assessment import Assessment
 from model.rules.derive import derived_table
 
@@ -33,19 +33,22 @@ def prediction_frame(assessment: Assessment, patient_ids: np.ndarray | None) -> 
             quantities += ["p_severe_cardiac_toxicity", "p_cure"]
         for q in [*quantities, *SURVIVAL_KEYS]:
             key = f"{name}_{q}"
-            columns[key] = pred.point[key]
+            columns[key] = _p(pred.point[key])
             if key in pred.lo:
-                columns[f"{key}_lo"], columns[f"{key}_hi"] = pred.lo[key], pred.hi[key]
+                columns[f"{key}_lo"], columns[f"{key}_hi"] = _p(pred.lo[key]), _p(pred.hi[key])
         for endpoint in ("os", "pfs"):
             key = f"{name}_median_{endpoint}_months"
-            columns[key] = pred.medians[key]
-            columns[f"{key}_lo"], columns[f"{key}_hi"] = pred.lo[key], pred.hi[key]
+            columns[key] = _months(pred.medians[key])
+            columns[f"{key}_lo"], columns[f"{key}_hi"] = (
+                _months(pred.lo[key]),
+                _months(pred.hi[key]),
+            )
     for q in ("p_response", "p_complete_response", "p_cure", "p_durable_cr"):
         key = f"diff_{q}"
         columns[key], columns[f"{key}_lo"], columns[f"{key}_hi"] = (
-            pred.point[key],
-            pred.lo[key],
-            pred.hi[key],
+            _p(pred.point[key]),
+            _p(pred.lo[key]),
+            _p(pred.hi[key]),
         )
     columns["recommendation"] = assessment.recommendation
     columns["reasons"] = [REASON_SEPARATOR.join(r) for r in assessment.reasons]
@@ -58,3 +61,12 @@ def prediction_frame(assessment: Assessment, patient_ids: np.ndarray | None) -> 
     columns["scope"] = SCOPE
     frame = pd.DataFrame(columns)
     return pd.concat([frame, derived_table(assessment.derived, frame.index)], axis=1)
+
+
+def _p(values: np.ndarray) -> np.ndarray:
+    """A probability as answered by the service (``model.recommend.answer``)."""
+    return np.round(values.astype(np.float64), PROBABILITY_DECIMALS)
+
+
+def _months(values: np.ndarray) -> np.ndarray:
+    return np.round(values.astype(np.float64), MONTH_DECIMALS)

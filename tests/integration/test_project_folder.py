@@ -14,7 +14,7 @@ import pytest
 
 from model.contract.patient import Patient, patient_example
 from model.recommend.pyfunc import IncompatibleModel, load_recommender, registry_client
-from serving.audit import canonical_sha256
+from serving.audit_store import canonical_sha256
 from serving.champion import load_champion
 from tests.integration.service_fixtures import free_port
 

@@ -3,7 +3,6 @@ and every acknowledged answer in the audit log after ``kill -9`` under load."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -15,7 +14,7 @@ import httpx
 import pytest
 
 from model.contract.patient import Patient, patient_example
-from serving.audit import canonical_sha256
+from serving.audit_store import canonical_sha256, read_records
 from serving.auth import hash_token
 from tests.integration.service_fixtures import (  # noqa: F401  (fixtures)
     REPO,
@@ -117,19 +116,17 @@ def test_every_acknowledged_answer_survives_kill_9(tmp_path, champion_tracking_u
         server.kill()
     assert not failures, failures[:3]
     assert len(acknowledged) > 100
+    records = list(read_records(server.audit_db))
     with sqlite3.connect(server.audit_db) as db:
-        logged = {
-            h for (h,) in db.execute("SELECT input_sha256 FROM audit WHERE endpoint = 'recommend'")
-        }
-        tokens = {t for (t,) in db.execute("SELECT DISTINCT token_id FROM audit")}
         stored_as = {k for (k,) in db.execute("SELECT DISTINCT typeof(output_json) FROM audit")}
-        output = db.execute("SELECT output_json FROM audit LIMIT 1").fetchone()[0]
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    logged = {r["input_sha256"] for r in records if r["endpoint"] == "recommend"}
     missing = set(acknowledged) - logged
     assert not missing, f"{len(missing)} of {len(acknowledged)} acknowledged answers not logged"
-    assert tokens == {"local"}
-    assert stored_as == {"text"}  # the answer sent, as JSON text
-    assert json.loads(output)["recommendation"] in {
+    assert {r["token_id"] for r in records} == {"local"}
+    assert stored_as == {"blob"}  # the answer sent, compressed
+    output = records[0]["output"]
+    assert output["recommendation"] in {
         "il2_first",
         "tki_first",
         "temsirolimus_or_trial",
@@ -197,8 +194,7 @@ def test_an_audit_store_that_is_gone_refuses_answers_until_it_is_back(
                 time.sleep(0.2)
             answered = client.post("/recommend", json={**patient_example(), "patient_id": "BACK"})
             assert answered.status_code == 200
-        with sqlite3.connect(tmp_path / "audit.db") as db:
-            outputs = [json.loads(o) for (o,) in db.execute("SELECT output_json FROM audit")]
+        outputs = [r["output"] for r in read_records(tmp_path / "audit.db")]
         assert [o["patient_id"] for o in outputs] == ["BACK"]  # nothing answered unrecorded
     finally:
         server.kill(signal.SIGTERM)

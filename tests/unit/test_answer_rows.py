@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from model.recommend.answer import rows_of
+from model.recommend.rows import rows_of
 
 
 def test_each_row_takes_each_field_from_its_own_column():
