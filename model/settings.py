@@ -82,6 +82,14 @@ class Settings(BaseSettings):
         description="/predict and /triage requests a worker computes at once (each holds "
         "its list in memory; /recommend keeps the rest of the worker)",
     )
+    small_list_bytes: int = Field(
+        default=64 * 1024,
+        ge=0,
+        le=16 * 1024 * 1024,
+        description="a /predict or /triage body declared at most this size (about 100 "
+        "patients) takes a lane of its own (2 at once, 8 waiting) instead of a place "
+        "behind large lists",
+    )
     max_list_waiting: int = Field(
         default=2,
         ge=0,

@@ -29,6 +29,7 @@ Receive = Callable[[], Awaitable[dict]]
 Send = Callable[[dict], Awaitable[None]]
 
 
+SMALL_LIST_RUNNING, SMALL_LIST_WAITING = 2, 8  # the lane of lists of a few patients
 BUSY = {
     "error": "busy: as many patient lists as this worker takes are being scored or waiting; "
     "retry after the seconds in Retry-After",
@@ -101,6 +102,10 @@ class GuardMiddleware:
         self.max_body_bytes = settings.max_body_bytes
         self.max_patients = settings.max_patients
         self.lists = ListGate(settings.max_list_requests, settings.max_list_waiting)
+        # a list declared at most this size (a few patients: milliseconds of work, a few
+        # kB of memory) has a lane of its own, not a place behind lists of thousands
+        self.small_list_bytes = settings.small_list_bytes
+        self.small_lists = ListGate(SMALL_LIST_RUNNING, SMALL_LIST_WAITING)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -122,14 +127,23 @@ class GuardMiddleware:
             if body is not None:
                 await _delivered(self.app, scope, body, receive, send)
             return
-        if not self.lists.may_enter():
+        gate = self._gate(scope)
+        if not gate.may_enter():
             await send_json(send, 503, BUSY, [(b"retry-after", b"2"), (b"connection", b"close")])
             return
-        with self.lists.place():  # the body is read (and checked) before its turn comes
+        with gate.place():  # the body is read (and checked) before its turn comes
             body = await self._checked(scope, receive, send, path)
             if body is not None:
-                async with self.lists.turn() as done:  # until the response starts
+                async with gate.turn() as done:  # until the response starts
                     await _delivered(self.app, scope, body, receive, _releasing(send, done))
+
+    def _gate(self, scope: Scope) -> ListGate:
+        """The small lists' lane for a body declared at most ``small_list_bytes`` long
+        (the server holds a body to its declared length), else the lists' gate."""
+        declared = dict(scope.get("headers", ())).get(b"content-length", b"").strip()
+        if declared.isdigit() and int(declared) <= self.small_list_bytes:
+            return self.small_lists
+        return self.lists
 
     async def _checked(self, scope: Scope, receive: Receive, send: Send, path: str):
         """The request's body once read and checked; None when it was refused (the refusal

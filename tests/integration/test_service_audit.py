@@ -220,7 +220,8 @@ def test_an_unwritable_audit_store_stops_serve_before_it_starts(tmp_path, champi
 def test_patient_lists_beyond_the_queue_are_refused_at_once(tmp_path, champion_tracking_uri):
     """Issue 14, defect 8: lists ran one at a time and queued without bound. Now at most
     IL2SELECT_MAX_LIST_REQUESTS run and IL2SELECT_MAX_LIST_WAITING wait; any more get 503
-    with Retry-After at once, and /recommend is answered meanwhile."""
+    with Retry-After at once, and /recommend is answered meanwhile, as is a list of a few
+    patients (a lane of its own, not a place behind the long lists)."""
     import asyncio
 
     limits = {"IL2SELECT_MAX_LIST_REQUESTS": "1", "IL2SELECT_MAX_LIST_WAITING": "1"}
@@ -238,10 +239,11 @@ def test_patient_lists_beyond_the_queue_are_refused_at_once(tmp_path, champion_t
             lists = [asyncio.create_task(post(client, "/predict", rows)) for _ in range(4)]
             await asyncio.sleep(0.5)
             single = await post(client, "/recommend", patient_example())
-            return await asyncio.gather(*lists), single
+            few = await post(client, "/predict", [patient_example()])  # the small lists' lane
+            return await asyncio.gather(*lists), single, few
 
     try:
-        lists, (single, _) = asyncio.run(scenario())
+        lists, (single, _), (few, few_seconds) = asyncio.run(scenario())
     finally:
         server.kill(signal.SIGTERM)
     statuses = sorted(response.status_code for response, _ in lists)
@@ -254,3 +256,5 @@ def test_patient_lists_beyond_the_queue_are_refused_at_once(tmp_path, champion_t
         else:
             assert len(response.json()) == len(rows)
     assert single.status_code == 200
+    assert few.status_code == 200 and len(few.json()) == 1
+    assert few_seconds < max(seconds for r, seconds in lists if r.status_code == 200)
