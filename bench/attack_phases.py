@@ -26,8 +26,16 @@ TODAY_MB_PER_10K = 40.0  # the audit store's growth per 10,000-row /predict befo
 
 
 def big_list(n: int = 10_000, prefix: str = "P") -> bytes:
+    """``n`` patients of the sample clinic list, cycled (answers as varied as a clinic's:
+    what the audit store's compression meets)."""
+    import pandas as pd
+
+    from bench.serving import CLINIC_LIST
+    from serving.patients import patients_from_table
+
+    clinic = patients_from_table(pd.read_csv(CLINIC_LIST, dtype=str, keep_default_na=False))
     return json.dumps(
-        [{**patient_example(), "patient_id": f"{prefix}{i}"} for i in range(n)]
+        [{**clinic[i % len(clinic)], "patient_id": f"{prefix}{i}"} for i in range(n)]
     ).encode()
 
 

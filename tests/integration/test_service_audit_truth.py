@@ -16,7 +16,7 @@ import orjson
 from model.contract.patient import patient_example
 from serving.audit_store import read_records
 from serving.delivery import AUDIT_HEADER, CLIENT_GONE
-from tests.integration.service_fixtures import REPO, clean_env, run_cli
+from tests.integration.service_fixtures import REPO, clean_env, clinic_patients, run_cli
 
 ROWS = 1000
 # today's store kept ~40 MB per 10,000-row /predict (4 kB a row); the issue asks 4x less
@@ -30,7 +30,9 @@ FROM audit WHERE request_id = ?
 
 
 def _rows(prefix: str, n: int = ROWS) -> list[dict]:
-    return [{**patient_example(), "patient_id": f"{prefix}{i}"} for i in range(n)]
+    """The sample clinic list's patients, cycled: answers as varied as a clinic's."""
+    clinic = clinic_patients()
+    return [{**clinic[i % len(clinic)], "patient_id": f"{prefix}{i}"} for i in range(n)]
 
 
 def _records(service, request_id: str) -> list[dict]:
