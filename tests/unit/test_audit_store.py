@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -24,8 +25,9 @@ def answer(i: int) -> bytes:
     return json.dumps({"patient_id": f"P{i}", "recommendation": "il2_first", "p": i / 7}).encode()
 
 
-def test_a_schema_1_database_keeps_its_records_and_takes_new_ones(tmp_path):
-    path = tmp_path / "audit.db"
+def schema_1_database(folder) -> Path:
+    """An audit database as schema 1 wrote it, with one record (P0's answer)."""
+    path = folder / "audit.db"
     with sqlite3.connect(path) as db:
         db.executescript(SCHEMA_1)
         db.execute(
@@ -33,6 +35,11 @@ def test_a_schema_1_database_keeps_its_records_and_takes_new_ones(tmp_path):
             " output_json) VALUES ('t', 'recommend', 'old', '1', 'h', ?)",
             (answer(0).decode(),),
         )
+    return path
+
+
+def test_a_schema_1_database_keeps_its_records_and_takes_new_ones(tmp_path):
+    path = schema_1_database(tmp_path)
     log = AuditLog(path).start(dictionary=answer(99))
     try:
         log.submit([log.record("R1", "predict", "new", "2", {"a": 1}, answer(1))]).result(10)
@@ -102,14 +109,7 @@ def test_reading_a_file_that_is_not_an_audit_database_fails_clearly(tmp_path):
 
 
 def test_a_schema_1_database_reads_without_being_changed(tmp_path):
-    path = tmp_path / "audit.db"
-    with sqlite3.connect(path) as db:
-        db.executescript(SCHEMA_1)
-        db.execute(
-            "INSERT INTO audit (time_utc, endpoint, token_id, model_version, input_sha256,"
-            " output_json) VALUES ('t', 'recommend', 'old', '1', 'h', ?)",
-            (answer(0).decode(),),
-        )
+    path = schema_1_database(tmp_path)
     before = path.read_bytes()
     assert [r["output"]["patient_id"] for r in read_records(path)] == ["P0"]
     assert list(read_records(path, undelivered_only=True)) == []
