@@ -4,7 +4,7 @@ bounded phase per acceptance figure, in one run.
     uv run python -m bench.attack [--fresh-champion] [--clients 64] [--only PHASE ...]
 
 Every server is started here on 127.0.0.1 and stopped at the end, also on a failure; the
-full-disk phase mounts a 1 MiB tmpfs (root only) and unmounts it. Prints one table with
+full-disk phase mounts an 8 MiB tmpfs (root only) and unmounts it. Prints one table with
 the issue's targets; exits 1 when one is missed.
 """
 

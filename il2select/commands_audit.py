@@ -34,15 +34,21 @@ def export(
     if not path.is_file():
         err.print(f"[red]no audit database at {path}[/red]", highlight=False)
         raise typer.Exit(2)
-    count = 0
+    count, unreadable = 0, []
     try:
         for record in read_records(path, undelivered_only=undelivered):
             sys.stdout.buffer.write(orjson.dumps(record) + b"\n")
             count += 1
+            if "unreadable" in record:
+                unreadable.append(record["id"])
     except sqlite3.DatabaseError as exc:
         err.print(f"[red]{path} is not a readable audit database:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
     err.print(f"{count} records from {path}", highlight=False)
+    if unreadable:
+        shown = ", ".join(map(str, unreadable[:20])) + (" …" if len(unreadable) > 20 else "")
+        err.print(f"[red]{len(unreadable)} records cannot be decoded:[/red] ids {shown}")
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

@@ -82,6 +82,13 @@ class Settings(BaseSettings):
         description="/predict and /triage requests a worker computes at once (each holds "
         "its list in memory; /recommend keeps the rest of the worker)",
     )
+    champion_poll_s: float = Field(
+        default=30.0,
+        ge=0,
+        le=86400,
+        description="the service asks the registry this often which version @champion "
+        "names and takes it up without a restart (0: only on POST /admin/reload)",
+    )
     small_list_bytes: int = Field(
         default=64 * 1024,
         ge=0,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import queue
 import sqlite3
 import threading
@@ -21,7 +20,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from serving.audit_store import Codec, canonical_sha256, create_tables, register_codec
+from serving.audit_store import (
+    AuditUnavailable,
+    Codec,
+    canonical_sha256,
+    file_identity,
+    open_audit_db,
+    register_codec,
+)
 
 # every transaction also rewrites this row: a commit with no records (a probe) still
 # needs the disk, so a full disk or a read-only store shows on a probe as on an answer
@@ -34,13 +40,7 @@ MARK = "INSERT OR REPLACE INTO undelivered (request_id, time_utc, reason) VALUES
 MAX_GROUP = 512
 PROBE_TIMEOUT_S = 2.0
 PROBE_INTERVAL_S = 1.0
-_SYNC_LEVELS = {"FULL": "FULL", "NORMAL": "NORMAL"}
 logger = logging.getLogger("il2select.audit")
-
-
-class AuditUnavailable(RuntimeError):
-    """The audit store cannot take records now: the answer is refused (503), never sent
-    without its record."""
 
 
 class AuditRecord(NamedTuple):
@@ -54,29 +54,6 @@ class AuditRecord(NamedTuple):
     output: bytes  # the JSON sent, compressed by ``codec`` (None: the JSON itself)
     request_id: str
     codec: int | None
-
-
-def open_audit_db(path: Path, synchronous: str = "FULL", create: bool = True) -> sqlite3.Connection:
-    """The audit database at ``path`` (created with its tables when ``create``; otherwise
-    only a file that exists already is opened, never an empty one made in its place)."""
-    if create:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(
-            path, isolation_level=None, check_same_thread=False, timeout=30.0
-        )
-    else:
-        uri = f"file:{path}?mode=rw"
-        connection = sqlite3.connect(
-            uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30.0
-        )
-        found = connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'audit'").fetchone()
-        if found is None:  # an empty or foreign file: no history to continue
-            connection.close()
-            raise AuditUnavailable(f"{path} is not an audit database")
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute(f"PRAGMA synchronous={_SYNC_LEVELS[synchronous]}")
-    create_tables(connection)
-    return connection
 
 
 def check_writable(path: Path, synchronous: str = "FULL") -> None:
@@ -123,7 +100,7 @@ class AuditLog:
         if dictionary is not None:
             self.codec = register_codec(self._connection, dictionary)
             self._codec_here = self.codec.id
-        self._identity = _identity(self.path)
+        self._identity = file_identity(self.path)
         self._thread = threading.Thread(
             target=self._write_forever, name="audit-writer", daemon=True
         )
@@ -180,7 +157,15 @@ class AuditLog:
         marked.add_done_callback(logged)
 
     async def append(self, records: list[AuditRecord]) -> None:
-        await asyncio.wrap_future(self.submit(records))
+        """Commit the records (a request cancelled meanwhile does not cancel the commit:
+        shielded, so the writer always settles what it was given)."""
+        await asyncio.shield(asyncio.wrap_future(self.submit(records)))
+
+    def intact(self) -> bool:
+        """Whether the writer runs and the file at the path is the one it writes (a cheap
+        stat: what readiness asks even while no request comes)."""
+        alive = self._thread is not None and self._thread.is_alive()
+        return alive and file_identity(self.path) == self._identity
 
     def probe(self) -> bool:
         """Whether a commit goes through now (what ``/readyz`` asks while unhealthy); at
@@ -210,7 +195,10 @@ class AuditLog:
                     self._queue.put(None)
                     break
                 group.append(item)
-            self._write(group)
+            try:
+                self._write(group)
+            except Exception:  # noqa: BLE001  (the writer never dies: log, go on)
+                logger.exception("the audit writer failed on a group")
         if self._connection is not None:
             self._connection.close()
 
@@ -218,25 +206,29 @@ class AuditLog:
         """Commit one group; every request in it fails alike when the store cannot take it."""
         try:
             connection = self._current()
-            self._commit(connection, self._in_this_store(group))
+            self._commit(connection, self._in_this_store(connection, group))
+            if file_identity(self.path) != self._identity:  # replaced during the transaction
+                raise AuditUnavailable(f"the audit database {self.path} was replaced")
         except Exception as exc:  # every waiting request fails: no answer without its record
             if self.healthy:
                 logger.error("audit store unavailable, answers refused: %s", exc)
             self.healthy = False
             failure = AuditUnavailable(f"the audit log cannot be written: {exc}")
             for *_, done in group:
-                done.set_exception(failure)
+                if not done.done():
+                    done.set_exception(failure)
             return
         if not self.healthy:
             logger.warning("audit store back at %s: answering again", self.path)
         self.healthy = True
         for *_, done in group:
-            done.set_result(None)
+            if not done.done():  # a caller that gave up leaves its future cancelled
+                done.set_result(None)
 
     def _current(self) -> sqlite3.Connection:
         """The connection to write with: the open one while the file at the path is still
         the file it opened; else the database now at the path, re-opened (never created)."""
-        identity = _identity(self.path)
+        identity = file_identity(self.path)
         if self._connection is not None and identity == self._identity:
             return self._connection
         if self._connection is not None:
@@ -251,10 +243,18 @@ class AuditLog:
         self._connection, self._identity = connection, identity
         return connection
 
-    def _in_this_store(self, group: list) -> list:
+    def _in_this_store(self, connection: sqlite3.Connection, group: list) -> list:
         """The group with its records naming the codec's id in the database open now (a
-        database replaced under the service numbers its codecs its own way)."""
-        if self.codec is None or self._codec_here == self.codec.id:
+        database replaced under the service, or overwritten in place, numbers its codecs
+        its own way: checked on every group, re-registered when it differs)."""
+        if self.codec is None:
+            return group
+        found = connection.execute(
+            "SELECT dictionary_sha256 FROM codecs WHERE id = ?", (self._codec_here,)
+        ).fetchone()
+        if found is None or found[0] != self.codec.sha256:
+            self._codec_here = register_codec(connection, self.codec.dictionary).id
+        if self._codec_here == self.codec.id:
             return group
         here = self._codec_here
         return [
@@ -277,11 +277,3 @@ class AuditLog:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
             raise
-
-
-def _identity(path: Path) -> tuple[int, int] | None:
-    try:
-        stat = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return stat.st_dev, stat.st_ino

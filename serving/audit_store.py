@@ -13,6 +13,7 @@ truth of what was computed, marked as not delivered.
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 import zlib
 from collections.abc import Iterator
@@ -61,6 +62,46 @@ FROM audit
 """
 
 
+class AuditUnavailable(RuntimeError):
+    """The audit store cannot take records now: the answer is refused (503), never sent
+    without its record."""
+
+
+SYNC_LEVELS = {"FULL": "FULL", "NORMAL": "NORMAL"}
+
+
+def open_audit_db(path: Path, synchronous: str = "FULL", create: bool = True) -> sqlite3.Connection:
+    """The audit database at ``path`` (created with its tables when ``create``; otherwise
+    only a file that exists already is opened, never an empty one made in its place)."""
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+    else:
+        uri = f"file:{path}?mode=rw"
+        connection = sqlite3.connect(
+            uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        found = connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'audit'").fetchone()
+        if found is None:  # an empty or foreign file: no history to continue
+            connection.close()
+            raise AuditUnavailable(f"{path} is not an audit database")
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute(f"PRAGMA synchronous={SYNC_LEVELS[synchronous]}")
+    create_tables(connection)
+    return connection
+
+
+def file_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file at ``path``; None when there is none."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
 def canonical_json(value: Any) -> bytes:
     """The canonical JSON of an input: keys sorted at every level, compact, UTF-8
     (orjson; NaN as null)."""
@@ -73,12 +114,20 @@ def canonical_sha256(value: Any) -> str:
 
 
 def create_tables(connection: sqlite3.Connection) -> None:
-    """The tables, and the columns of schema 2 added to an audit table written before."""
-    connection.executescript(SCHEMA)
-    present = {row[1] for row in connection.execute("PRAGMA table_info(audit)")}
-    for column, kind in ADDED_COLUMNS.items():
-        if column not in present:
-            connection.execute(f"ALTER TABLE audit ADD COLUMN {column} {kind}")
+    """The tables, and the columns of schema 2 added to an audit table written before, in
+    one transaction (a failure half-way leaves schema 1 as it was)."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in SCHEMA.split(";"):
+            connection.execute(statement)
+        present = {row[1] for row in connection.execute("PRAGMA table_info(audit)")}
+        for column, kind in ADDED_COLUMNS.items():
+            if column not in present:
+                connection.execute(f"ALTER TABLE audit ADD COLUMN {column} {kind}")
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
 
 
 class Codec:
@@ -87,6 +136,7 @@ class Codec:
 
     def __init__(self, codec_id: int, dictionary: bytes) -> None:
         self.id, self.dictionary = codec_id, dictionary
+        self.sha256 = hashlib.sha256(dictionary).hexdigest()
 
     def encode(self, text: bytes) -> bytes:
         packer = zlib.compressobj(LEVEL, zdict=self.dictionary)
@@ -117,7 +167,8 @@ def read_records(path: Path, undelivered_only: bool = False) -> Iterator[dict[st
     connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master")}
-        if "codecs" not in tables:  # schema 1, never opened by the service since
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(audit)")}
+        if "codecs" not in tables or "codec" not in columns:  # schema 1
             query = READ_SCHEMA_1 + (" WHERE 0" if undelivered_only else "")
             codecs = {}
         else:
@@ -128,7 +179,6 @@ def read_records(path: Path, undelivered_only: bool = False) -> Iterator[dict[st
             }
         for row in connection.execute(query + " ORDER BY 1"):
             record_id, time_utc, endpoint, token_id, version, sha, output, request, codec, why = row
-            text = codecs[codec].decode(output) if codec is not None else output
             yield {
                 "id": record_id,
                 "time_utc": time_utc,
@@ -139,7 +189,18 @@ def read_records(path: Path, undelivered_only: bool = False) -> Iterator[dict[st
                 "request_id": request,
                 "delivered": why is None,
                 "undelivered_reason": why,
-                "output": orjson.loads(text),
+                **_decoded(codecs, codec, output),
             }
     finally:
         connection.close()
+
+
+def _decoded(codecs: dict[int, Codec], codec: int | None, output) -> dict[str, Any]:
+    """``{"output": ...}``, or ``{"output": None, "unreadable": why}`` for a record whose
+    codec is missing or is not the one it was written with (reported, never skipped)."""
+    try:
+        return {
+            "output": orjson.loads(codecs[codec].decode(output) if codec is not None else output)
+        }
+    except (KeyError, zlib.error, orjson.JSONDecodeError) as exc:
+        return {"output": None, "unreadable": f"cannot decode (codec {codec}: {exc!r})"}

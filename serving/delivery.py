@@ -32,25 +32,34 @@ class Delivery:
         self.status: int | None = None
         self.delivered = False
         self.reason = NOT_SENT
+        self._length: int | None = None  # the declared Content-Length
+        self._sent = 0
 
     async def receive(self) -> dict:
         """The server's ``receive``, noting a disconnect the app hears (Starlette's
         streaming response listens for one and stops sending)."""
         message = await self._receive()
-        if message["type"] == "http.disconnect":
+        if message["type"] == "http.disconnect" and not self.delivered:
             self.reason = CLIENT_GONE
         return message
 
     async def send(self, message: dict) -> None:
         if message["type"] == "http.response.start":
             self.status = message["status"]
-        elif message["type"] == "http.response.body" and not message.get("more_body", False):
-            gone = await client_gone(self._receive)
-            await self._send(message)  # a server drops it quietly when the client is gone
-            self.delivered = not gone
-            if gone:
-                self.reason = CLIENT_GONE
-            return
+            self._length = _content_length(message.get("headers", ()))
+        elif message["type"] == "http.response.body" and not self.delivered:
+            last = not message.get("more_body", False)
+            size = len(message.get("body", b""))
+            whole = self._length is not None and self._sent + size >= self._length
+            if last or whole:  # the answer's last bytes: is the client still there?
+                gone = await client_gone(self._receive)
+                await self._send(message)  # a server drops it quietly when the client is gone
+                self._sent += size
+                self.delivered = not gone  # once whole, a later disconnect changes nothing
+                if gone:
+                    self.reason = CLIENT_GONE
+                return
+            self._sent += size
         await self._send(message)
 
     def settle(self, state: dict[str, Any]) -> None:
@@ -59,6 +68,13 @@ class Delivery:
             return
         log, request_id = audited
         log.mark_undelivered(request_id, self.reason)
+
+
+def _content_length(headers) -> int | None:
+    for name, value in headers:
+        if name.lower() == b"content-length" and value.strip().isdigit():
+            return int(value)
+    return None
 
 
 async def client_gone(receive: Receive) -> bool:

@@ -132,7 +132,8 @@ class GuardMiddleware:
             await send_json(send, 503, BUSY, [(b"retry-after", b"2"), (b"connection", b"close")])
             return
         with gate.place():  # the body is read (and checked) before its turn comes
-            body = await self._checked(scope, receive, send, path)
+            limit = self.small_list_bytes if gate is self.small_lists else self.max_body_bytes
+            body = await self._checked(scope, receive, send, path, limit)
             if body is not None:
                 async with gate.turn() as done:  # until the response starts
                     await _delivered(self.app, scope, body, receive, _releasing(send, done))
@@ -140,16 +141,20 @@ class GuardMiddleware:
     def _gate(self, scope: Scope) -> ListGate:
         """The small lists' lane for a body declared at most ``small_list_bytes`` long
         (the server holds a body to its declared length), else the lists' gate."""
-        declared = dict(scope.get("headers", ())).get(b"content-length", b"").strip()
-        if declared.isdigit() and int(declared) <= self.small_list_bytes:
+        headers = dict(scope.get("headers", ()))
+        declared = headers.get(b"content-length", b"").strip()
+        chunked = b"transfer-encoding" in headers  # a length it need not keep
+        if not chunked and declared.isdigit() and int(declared) <= self.small_list_bytes:
             return self.small_lists
         return self.lists
 
-    async def _checked(self, scope: Scope, receive: Receive, send: Send, path: str):
+    async def _checked(
+        self, scope: Scope, receive: Receive, send: Send, path: str, limit: int | None = None
+    ):
         """The request's body once read and checked; None when it was refused (the refusal
         sent) or the client went away."""
         try:
-            return await self._checked_body(scope, receive, path)
+            return await self._checked_body(scope, receive, path, limit or self.max_body_bytes)
         except RequestProblem as problem:
             await send_json(
                 send,
@@ -168,15 +173,17 @@ class GuardMiddleware:
                 return None
         return None
 
-    async def _checked_body(self, scope: Scope, receive: Receive, path: str) -> bytes | None:
+    async def _checked_body(
+        self, scope: Scope, receive: Receive, path: str, limit: int
+    ) -> bytes | None:
         headers = dict(scope.get("headers", ()))
         content_type = headers.get(b"content-type", b"").decode("latin-1")
         if content_type.split(";")[0].strip().lower() not in JSON_TYPES:
             raise RequestProblem(415, _problem("the request body must be application/json"))
         declared = headers.get(b"content-length", b"").strip()
-        if declared.isdigit() and int(declared) > self.max_body_bytes:
-            raise too_large(self.max_body_bytes)
-        body = await _read_body(receive, self.max_body_bytes)
+        if declared.isdigit() and int(declared) > limit:
+            raise too_large(limit)
+        body = await _read_body(receive, limit)
         if body is None:
             return None
         if path in SINGLE_PATIENT_ROUTES:

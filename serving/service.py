@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import TYPE_CHECKING
 
 import bentoml
 from prometheus_client import Histogram
@@ -37,6 +38,9 @@ from serving.schemas import (
 )
 from serving.web import create_web_app
 
+if TYPE_CHECKING:  # mlflow and pandas load in the worker, not in BentoML's supervisor
+    from serving.champion import Champion
+
 JSON = "application/json"
 # prometheus_client directly (bentoml.metrics is deprecated); BentoML's /metrics collects it
 RECOMMEND_BATCH_SIZE = Histogram(
@@ -47,7 +51,6 @@ RECOMMEND_BATCH_SIZE = Histogram(
 WARM_UP_S = 5.0
 RETRY_AFTER_S = 5  # seconds a client is asked to wait when the audit store is down
 CHECKED_BODY_METHODS = ("recommend", "survival", "predict", "triage")
-_CHAMPION = object()  # an audit record's model version: the champion's
 
 
 @bentoml.service(
@@ -75,6 +78,7 @@ class IL2Select:
         from model.runtime import use_single_threaded_blas
         from serving import answers
         from serving.champion import load_champion
+        from serving.live_champion import LiveChampion
 
         use_single_threaded_blas()  # see model/runtime.py: BLAS threads slow small products
         self.answers = answers
@@ -88,9 +92,11 @@ class IL2Select:
                 settings.max_connections,
             )
         )
-        self.champion = load_champion(settings)
+        self.live = LiveChampion(settings, load_champion(settings))
+        self.champion_poll_s = settings.champion_poll_s
+        champion = self.live.current
         self.audit = AuditLog(settings.audit_path, settings.audit_synchronous).start(
-            dictionary=answers.audit_dictionary(self.champion.recommender, self.champion.provenance)
+            dictionary=answers.audit_dictionary(champion.recommender, champion.provenance)
         )
         self.recommendations = MicroBatcher(
             self._recommend_batch, observe=RECOMMEND_BATCH_SIZE.observe
@@ -106,6 +112,23 @@ class IL2Select:
 
         asyncio.get_running_loop().call_later(WARM_UP_S, freeze_permanent_objects, False)
 
+    @bentoml.on_startup
+    async def follow_the_champion(self) -> None:
+        """Every ``IL2SELECT_CHAMPION_POLL_S`` seconds (0: never), take up the version the
+        alias names (``serving.live_champion``); loads run in a thread."""
+        if self.champion_poll_s > 0:
+            self._poll = asyncio.get_running_loop().create_task(self._poll_forever())
+
+    async def _poll_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.champion_poll_s)
+            await asyncio.to_thread(self.live.refresh)
+
+    @property
+    def champion(self) -> Champion:
+        """The champion now (a request takes it once and keeps it: see ``LiveChampion``)."""
+        return self.live.current
+
     @bentoml.on_shutdown
     def close_audit(self) -> None:
         self.audit.close()
@@ -113,13 +136,15 @@ class IL2Select:
     def __is_ready__(self) -> bool:
         """Ready with a champion and an audit store that takes records (while it does not,
         each readiness check probes it, so readiness comes back by itself)."""
-        return self.champion is not None and (self.audit.healthy or self.audit.probe())
+        audit = self.audit
+        return self.champion is not None and ((audit.healthy and audit.intact()) or audit.probe())
 
     def model_info(self) -> ModelInfo:
+        champion = self.champion
         return ModelInfo(
-            provenance=self.champion.provenance,
-            metrics=self.champion.metrics,
-            tracking_uri=self.champion.tracking_uri,
+            provenance=champion.provenance,
+            metrics=champion.metrics,
+            tracking_uri=champion.tracking_uri,
         )
 
     @bentoml.api(route="/recommend")
@@ -127,24 +152,30 @@ class IL2Select:
         """One patient: both strategies' outlook, eligibility, pathway, the recommendation
         with its reasons and provenance. Audited before the response is sent."""
         values = patient.model_dump()
-        body = await self.recommendations.submit(values)  # with concurrent requests' patients
+        # with concurrent requests' patients, by the champion of the batch
+        body, version = await self.recommendations.submit(values)
         request_id = uuid.uuid4().hex
-        record = self._record(ctx, request_id, "recommend", values, body)
+        record = self._record(ctx, request_id, "recommend", values, body, version)
         return await self._delivered(ctx, request_id, [record], Response(body, media_type=JSON))
 
-    def _recommend_batch(self, patients: list[dict]) -> list[bytes]:
-        return self.answers.recommend_patients(
-            self.champion.recommender, patients, self.champion.provenance
+    def _recommend_batch(self, patients: list[dict]) -> list[tuple[bytes, str]]:
+        champion = self.champion
+        version = champion.provenance.model_version
+        bodies = self.answers.recommend_patients(
+            champion.recommender, patients, champion.provenance
         )
+        return [(body, version) for body in bodies]
 
     @bentoml.api(route="/survival")
     async def survival(self, patient: PatientRequest, /, ctx: bentoml.Context) -> SurvivalCurves:
         """Both strategies' overall and progression-free survival on a monthly grid."""
         values = patient.model_dump()
-        curves = self.answers.survival_curves(self.champion.recommender, values)
+        champion = self.champion
+        curves = self.answers.survival_curves(champion.recommender, values)
         body = curves.model_dump_json().encode()
         request_id = uuid.uuid4().hex
-        record = self._record(ctx, request_id, "survival", values, body)
+        version = champion.provenance.model_version
+        record = self._record(ctx, request_id, "survival", values, body, version)
         return await self._delivered(ctx, request_id, [record], Response(body, media_type=JSON))
 
     @bentoml.api(route="/predict")
@@ -158,14 +189,15 @@ class IL2Select:
         return await self._delivered(ctx, request_id, records, self.answers.json_response(parts))
 
     def _predicted(self, ctx: bentoml.Context, request_id: str, patients: list[dict]):
-        chunks = self.answers.predict_parts(
-            self.champion.recommender, patients, self.champion.provenance
-        )
+        champion = self.champion  # one champion for the whole list
+        version = champion.provenance.model_version
+        chunks = self.answers.predict_parts(champion.recommender, patients, champion.provenance)
         parts, records = [], []
         for texts, answered in chunks:
             parts += texts
             records += [
-                self._record(ctx, request_id, "predict", patients[i], text) for i, text in answered
+                self._record(ctx, request_id, "predict", patients[i], text, version)
+                for i, text in answered
             ]
         return parts, records
 
@@ -173,14 +205,18 @@ class IL2Select:
     async def triage(self, patients: PatientRows, /, ctx: bentoml.Context) -> list[TriageRow]:
         """The Manchester pathway by the clinical rules only (as ``il2select triage``)."""
         request_id = uuid.uuid4().hex
-        try:
-            parts, answered = await asyncio.to_thread(self.answers.triage_parts, patients)
+        try:  # computed and recorded (hashed, compressed) off the event loop
+            parts, records = await asyncio.to_thread(self._triaged, ctx, request_id, patients)
         except ContractError as exc:
             return _unprocessable(ctx, exc)
+        return await self._delivered(ctx, request_id, records, self.answers.json_response(parts))
+
+    def _triaged(self, ctx: bentoml.Context, request_id: str, patients: list[dict]):
+        parts, answered = self.answers.triage_parts(patients)
         records = [  # the rules answer, not the model: no model version
             self._record(ctx, request_id, "triage", patients[i], parts[i], None) for i in answered
         ]
-        return await self._delivered(ctx, request_id, records, self.answers.json_response(parts))
+        return parts, records
 
     async def _delivered(
         self, ctx: bentoml.Context, request_id: str, records: list, response: Response
@@ -199,14 +235,10 @@ class IL2Select:
         response.headers[AUDIT_HEADER] = request_id
         return response
 
-    def _record(self, ctx, request_id, endpoint, values, body, version=_CHAMPION):
+    def _record(self, ctx, request_id, endpoint, values, body, version: str | None):
+        """An answer's record, naming the version that computed it (None: the rules)."""
         return self.audit.record(
-            request_id,
-            endpoint,
-            ctx.request.state.token_id,
-            self.champion.provenance.model_version if version is _CHAMPION else version,
-            values,
-            body,
+            request_id, endpoint, ctx.request.state.token_id, version, values, body
         )
 
 

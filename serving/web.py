@@ -1,6 +1,6 @@
 """The Starlette app mounted beside the BentoML APIs: the tumour-board page at ``/``, its
-static files, ``GET /model`` and the model card ``GET /model/card`` (BentoML APIs are POST
-only)."""
+static files, ``GET /model``, the model card ``GET /model/card`` and ``POST /admin/reload``
+(BentoML APIs are POST only)."""
 
 from __future__ import annotations
 
@@ -43,12 +43,36 @@ async def model_card(_: Request) -> Response:
     return HTMLResponse(card, headers={"cache-control": "no-cache"})
 
 
+async def reload_champion(_: Request) -> Response:
+    """``POST /admin/reload`` (a token needed, as on every route not public): take up the
+    version ``@champion`` names now, without waiting for the next poll."""
+    import asyncio
+
+    import bentoml
+
+    done = await asyncio.to_thread(bentoml.get_current_service().live.refresh)
+    answer = {
+        "serving": done.serving,
+        "previous": done.previous,
+        "aliased": done.aliased,
+        "changed": done.changed,
+    }
+    if done.error is not None:
+        answer["error"] = (
+            f"the version under the alias could not be loaded; version {done.serving} "
+            f"serves on ({done.error})"
+        )
+        return JSONResponse(answer, status_code=503, headers={"retry-after": "30"})
+    return JSONResponse(answer)
+
+
 def create_web_app() -> Starlette:
     return Starlette(
         routes=[
             Route("/", index, methods=["GET"]),
             Route("/model", model_info, methods=["GET"]),
             Route("/model/card", model_card, methods=["GET"]),
+            Route("/admin/reload", reload_champion, methods=["POST"]),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ]
     )

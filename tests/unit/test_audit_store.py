@@ -114,3 +114,34 @@ def test_a_schema_1_database_reads_without_being_changed(tmp_path):
     assert [r["output"]["patient_id"] for r in read_records(path)] == ["P0"]
     assert list(read_records(path, undelivered_only=True)) == []
     assert path.read_bytes() == before
+
+
+def test_a_request_cancelled_while_its_records_wait_does_not_stop_the_writer(tmp_path):
+    """The 60 s time-out cancels a request waiting for its commit: the commit goes on (the
+    guard marks the answer undelivered), and the writer thread lives to commit the next."""
+    import asyncio
+
+    path = tmp_path / "audit.db"
+    log = AuditLog(path).start(dictionary=answer(99))
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+
+        async def scenario():
+            other.execute("BEGIN IMMEDIATE")  # the writer waits for the lock
+            waiting = asyncio.ensure_future(
+                log.append([log.record("R1", "predict", "t", "1", {}, answer(1))])
+            )
+            await asyncio.sleep(0.2)
+            waiting.cancel()
+            await asyncio.sleep(0.05)
+            other.execute("ROLLBACK")
+            await asyncio.wait_for(
+                log.append([log.record("R2", "predict", "t", "1", {}, answer(2))]), 10
+            )
+
+        asyncio.run(scenario())
+        assert log.intact() and log.healthy
+    finally:
+        other.close()
+        log.close()
+    assert [r["request_id"] for r in read_records(path)] == ["R1", "R2"]

@@ -104,3 +104,36 @@ def test_an_answer_the_app_stopped_sending_when_its_client_left_is_marked(log):
 
     run(listening, client_there=False)
     assert settled(log) == [(False, CLIENT_GONE)]
+
+
+def test_a_client_leaving_after_the_last_byte_leaves_the_answer_delivered(log):
+    """The whole Content-Length went out, then the client closed before the server's empty
+    final message: the client got every byte; the answer stays delivered."""
+    body = b'{"answer": 1}'
+    sent_all = asyncio.Event()
+
+    async def streaming(scope, receive, send):
+        record = log.record("R", "predict", "t", "1", {}, body)
+        scope["state"][AUDIT_REQUEST] = (log, "R")
+        await asyncio.wrap_future(log.submit([record]))
+        headers = [(b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": True})
+        sent_all.set()
+        await asyncio.sleep(0.05)  # the client reads it all and hangs up
+        await send({"type": "http.response.body", "body": b""})
+
+    async def receive():
+        await sent_all.wait()
+        return {"type": "http.disconnect"}
+
+    async def main():
+        scope = {"type": "http", "state": {}}
+        await _delivered(streaming, scope, b"{}", receive, _ignore)
+
+    asyncio.run(main())
+    assert settled(log) == [(True, None)]
+
+
+async def _ignore(message):
+    return None
