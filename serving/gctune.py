@@ -45,3 +45,20 @@ def _on_gc(phase: str, info: dict) -> None:
 def watch_gc_pauses() -> None:
     if _on_gc not in gc.callbacks:
         gc.callbacks.append(_on_gc)
+
+
+def trim_heap() -> None:
+    """Give the memory a patient list freed back to the system (glibc's ``malloc_trim``
+    over every arena: the list was computed in worker threads, whose arenas otherwise keep
+    their freed pages; measured: the worker stayed 100 MiB above its resting size after 64
+    concurrent 10,000-row lists). A no-op where there is no glibc."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    try:
+        ctypes.CDLL(name).malloc_trim(0)
+    except (OSError, AttributeError):
+        return

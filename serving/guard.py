@@ -13,6 +13,7 @@ from typing import Any
 from model.settings import get_settings
 from serving.auth import LiveTokens, TokenStore
 from serving.delivery import Delivery
+from serving.gctune import trim_heap
 from serving.problems import RequestProblem, check_patient, check_patient_list, too_large
 
 PUBLIC_PATHS = frozenset(
@@ -137,6 +138,8 @@ class GuardMiddleware:
             if body is not None:
                 async with gate.turn() as done:  # until the response starts
                     await _delivered(self.app, scope, body, receive, _releasing(send, done))
+        if gate is self.lists and not gate.active:  # the last large list is done with
+            await asyncio.to_thread(trim_heap)
 
     def _gate(self, scope: Scope) -> ListGate:
         """The small lists' lane for a body declared at most ``small_list_bytes`` long
