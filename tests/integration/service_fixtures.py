@@ -162,7 +162,8 @@ def service(request, champion_tracking_uri, tmp_path_factory) -> Server:
     if "main" not in _SERVERS:
         folder = tmp_path_factory.mktemp("service")
         if os.environ.get("IL2SELECT_TEST_TRACKING_URI"):
-            _SERVERS["main"] = start_server(champion_tracking_uri, folder)
+            pinned = {"IL2SELECT_CHAMPION_POLL_S": "0"}  # as serve_project's
+            _SERVERS["main"] = start_server(champion_tracking_uri, folder, extra_env=pinned)
         else:
             _SERVERS["main"] = serve_project(request.getfixturevalue("project"), folder)
     yield _SERVERS["main"]
@@ -266,7 +267,9 @@ def serve_project(project: Project, folder: Path, token: str = "test-token-01234
     state.mkdir(exist_ok=True)
     with open(state / "tokens", "a") as tokens:
         tokens.write(f"tester:{hash_token(token)}\n")
-    env = {**project.env, "BENTOML_HOME": str(folder / "bentoml")}
+    # other tests promote versions in this project while the session's server runs: it
+    # keeps the champion it started with (live promotion has a test of its own)
+    env = {**project.env, "BENTOML_HOME": str(folder / "bentoml"), "IL2SELECT_CHAMPION_POLL_S": "0"}
     return launch_serve(
         ["--no-train"], env, project.elsewhere, folder / "server.log", token, state / "audit.db"
     )
