@@ -49,7 +49,7 @@ CREATE TABLE IF NOT EXISTS undelivered (
 """
 ADDED_COLUMNS = {"request_id": "TEXT", "codec": "INTEGER"}  # schema 1 -> 2
 CODEC_NAME = "zlib-preset-dictionary"
-LEVEL = 6  # 540 B a /predict row against 3.8 kB of JSON; about 60 us a row
+LEVEL = 6  # a clinic-list /predict row: ~0.75 kB stored against 3.6 kB sent; ~60 us
 READ = """
 SELECT audit.id, audit.time_utc, endpoint, token_id, model_version, input_sha256,
        output_json, request_id, codec, undelivered.reason
