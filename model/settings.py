@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 MAX_PATIENTS = 10_000
+SERVER_SCHEMES = {"http", "https", "databricks"}
 
 
 class Settings(BaseSettings):
@@ -117,8 +118,12 @@ class Settings(BaseSettings):
         return self.mlflow_tracking_uri or f"sqlite:///{self.project_dir / 'mlflow.db'}"
 
     @property
-    def artifact_root(self) -> str:
-        """Where a new experiment of the embedded store keeps its artifacts."""
+    def artifact_root(self) -> str | None:
+        """Where a new experiment keeps its artifacts: the project folder, except on a
+        tracking server (http, https, databricks), whose own artifact store (S3, say)
+        every machine that reads the registry can reach: None, the server decides."""
+        if self.tracking_uri.split(":", 1)[0] in SERVER_SCHEMES:
+            return None
         return (self.project_dir / "mlartifacts").as_uri()
 
     @property

@@ -9,6 +9,7 @@ through the fixtures ``project`` or ``champion_tracking_uri``; a test that moves
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import signal
@@ -30,6 +31,7 @@ CHAMPION_HOLDOUT_N = 20_000
 # (0.03) gives it a few more IL-2 courses than the Manchester pathway, which the gate
 # refuses; its own trade-off table puts the threshold that passes at 0.035
 CHAMPION_MIN_DURABLE_GAIN = 0.035
+TOLERANCE = 1e-9  # "the same answers": every number within this
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,21 @@ def service(request, champion_tracking_uri, tmp_path_factory) -> Server:
     yield _SERVERS["main"]
     if "main" in _SERVERS:
         _SERVERS.pop("main").kill(signal.SIGTERM)
+
+
+def assert_close(served, local, path="answer"):
+    if isinstance(local, dict):
+        assert set(served) == set(local), path
+        for key in local:
+            assert_close(served[key], local[key], f"{path}.{key}")
+    elif isinstance(local, list):
+        assert len(served) == len(local), path
+        for i, (a, b) in enumerate(zip(served, local, strict=True)):
+            assert_close(a, b, f"{path}[{i}]")
+    elif isinstance(local, float) and not isinstance(served, bool):
+        assert math.isclose(served, local, rel_tol=0, abs_tol=TOLERANCE), path
+    else:
+        assert served == local, path
 
 
 def clinic_patients() -> list[dict]:

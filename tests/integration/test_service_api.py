@@ -18,12 +18,12 @@ from model.rules.derive import DERIVED_COLUMNS, RULES_VERSION
 from serving.triage import triage_frame
 from tests.integration.service_fixtures import (  # noqa: F401  (fixtures)
     REPO,
+    TOLERANCE,
+    assert_close,
     champion_tracking_uri,
     clinic_patients,
     service,
 )
-
-TOLERANCE = 1e-9
 
 
 @pytest.fixture(scope="module")
@@ -39,21 +39,6 @@ def champion(champion_tracking_uri):
     from serving.champion import load_champion
 
     return load_champion(Settings(mlflow_tracking_uri=champion_tracking_uri))
-
-
-def assert_close(served, local, path="answer"):
-    if isinstance(local, dict):
-        assert set(served) == set(local), path
-        for key in local:
-            assert_close(served[key], local[key], f"{path}.{key}")
-    elif isinstance(local, list):
-        assert len(served) == len(local), path
-        for i, (a, b) in enumerate(zip(served, local, strict=True)):
-            assert_close(a, b, f"{path}[{i}]")
-    elif isinstance(local, float) and not isinstance(served, bool):
-        assert math.isclose(served, local, rel_tol=0, abs_tol=TOLERANCE), path
-    else:
-        assert served == local, path
 
 
 def test_recommend_equals_the_champion_in_process_for_the_clinic_list(client, champion):
