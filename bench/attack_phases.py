@@ -217,7 +217,7 @@ def wait_ready(port: int, limit_s: float = 30) -> float:
 
 def audit_gone(server: Launched, audit_db: Path) -> dict:
     """The audit database deleted under load, then an operator's fresh one put back."""
-    from serving.audit import open_audit_db
+    from serving.audit_store import open_audit_db
 
     load = Answered(server.port).start("GONE")
     time.sleep(2)

@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Annotated
 
 import orjson
+import psycopg
 import typer
 from rich.console import Console
 
 from model.settings import get_settings
+from serving.audit_postgres import is_postgres_url, shown
+from serving.audit_postgres import read_records as postgres_records
 from serving.audit_store import read_records
 
 err = Console(stderr=True)
@@ -25,30 +28,50 @@ def export(
         Path | None,
         typer.Option("--db", help="Audit database (default .il2select/audit.db in the project)."),
     ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url", help="PostgreSQL audit database (default IL2SELECT_AUDIT_URL when set)."
+        ),
+    ] = None,
     undelivered: Annotated[
         bool, typer.Option("--undelivered", help="Only answers that did not reach the client.")
     ] = False,
 ) -> None:
     """Every record, oldest first, one JSON object a line on standard output."""
-    path = db.resolve() if db else get_settings().audit_path
-    if not path.is_file():
-        err.print(f"[red]no audit database at {path}[/red]", highlight=False)
-        raise typer.Exit(2)
+    records, where = _records(db, url, undelivered)
     count, unreadable = 0, []
     try:
-        for record in read_records(path, undelivered_only=undelivered):
+        for record in records:
             sys.stdout.buffer.write(orjson.dumps(record) + b"\n")
             count += 1
             if "unreadable" in record:
                 unreadable.append(record["id"])
-    except sqlite3.DatabaseError as exc:
-        err.print(f"[red]{path} is not a readable audit database:[/red] {exc}", highlight=False)
+    except (sqlite3.DatabaseError, psycopg.Error) as exc:
+        err.print(f"[red]{where} is not a readable audit database:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
-    err.print(f"{count} records from {path}", highlight=False)
+    err.print(f"{count} records from {where}", highlight=False, soft_wrap=True)
     if unreadable:
         shown = ", ".join(map(str, unreadable[:20])) + (" …" if len(unreadable) > 20 else "")
         err.print(f"[red]{len(unreadable)} records cannot be decoded:[/red] ids {shown}")
         raise typer.Exit(1)
+
+
+def _records(db: Path | None, url: str | None, undelivered: bool):
+    """The records of the database asked for (``--db``, ``--url``, else the settings': the
+    PostgreSQL one when ``IL2SELECT_AUDIT_URL`` is set), and where they come from."""
+    settings = get_settings()
+    url = url or (None if db else settings.audit_url)
+    if url:
+        if not is_postgres_url(url):
+            err.print(f"[red]not a postgresql:// URL: {url}[/red]", highlight=False)
+            raise typer.Exit(2)
+        return postgres_records(url, undelivered_only=undelivered), shown(url)
+    path = db.resolve() if db else settings.audit_path
+    if not path.is_file():
+        err.print(f"[red]no audit database at {path}[/red]", highlight=False)
+        raise typer.Exit(2)
+    return read_records(path, undelivered_only=undelivered), str(path)
 
 
 def register(app: typer.Typer) -> None:

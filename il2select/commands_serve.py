@@ -147,6 +147,8 @@ def service_environment(settings: Settings, workers: int = 1) -> dict[str, str]:
         "IL2SELECT_TOKENS_FILE": str(settings.tokens_path),
         "IL2SELECT_AUDIT_DB": str(settings.audit_path),
     }
+    if settings.audit_url:
+        env["IL2SELECT_AUDIT_URL"] = settings.audit_url
     if workers != 1:
         options = env.get("BENTOML_CONFIG_OPTIONS", "")
         env["BENTOML_CONFIG_OPTIONS"] = f"{options} services.il2select.workers={workers}".strip()
@@ -156,10 +158,12 @@ def service_environment(settings: Settings, workers: int = 1) -> dict[str, str]:
 def _ensure_audit(settings: Settings) -> None:
     """An audit log the server can write, or a clear exit before it starts (a worker that
     cannot open it would be restarted without end while the port stays open)."""
-    from serving.audit import AuditUnavailable, check_writable
+    from serving.audit import AuditUnavailable, audit_store, check_writable
 
     try:
-        check_writable(settings.audit_path, settings.audit_synchronous)
+        check_writable(
+            audit_store(settings.audit_url, settings.audit_path, settings.audit_synchronous)
+        )
     except AuditUnavailable as exc:
         err.print(f"[red]cannot serve:[/red] {exc}", highlight=False)
         raise typer.Exit(EXIT_AUDIT) from None

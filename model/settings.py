@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     audit_db: Path | None = Field(
         default=None, description="the audit log (default .il2select/audit.db in the project)"
     )
+    audit_url: str | None = Field(
+        default=None,
+        description="postgresql://user@host:port/db: the audit log on PostgreSQL, shared by "
+        "every replica (unset: the SQLite file audit_db)",
+    )
     audit_synchronous: Literal["FULL", "NORMAL"] = Field(
         default="FULL",
         description="FULL: fsync at every commit (survives a power cut); NORMAL in WAL mode: a "

@@ -1,10 +1,13 @@
-"""The audit log: every answer given, committed to SQLite before the response is sent.
-(The tables, the compression of outputs and the reading back: ``serving.audit_store``.)
+"""The audit log: every answer given, committed before the response is sent, to SQLite
+(the embedded default, ``serving.audit_sqlite``) or PostgreSQL (``IL2SELECT_AUDIT_URL``,
+``serving.audit_postgres``). (The tables, the compression of outputs and the reading back:
+``serving.audit_store``.)
 
-WAL mode with ``synchronous=FULL``: a commit is on disk when ``append`` returns, so a
-``kill -9`` (or a power cut) cannot lose an acknowledged answer. One writer thread groups
-the records of concurrent requests into one transaction (group commit): one fsync serves
-many requests under load, and a request still waits for its own commit.
+A commit is durable when ``append`` returns (SQLite in WAL mode with ``synchronous=FULL``;
+PostgreSQL's own commit), so a ``kill -9`` (or a power cut) cannot lose an acknowledged
+answer. One writer thread groups the records of concurrent requests into one transaction
+(group commit): one flush serves many requests under load, and a request still waits for
+its own commit.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
-import sqlite3
 import threading
 import time
 from concurrent.futures import Future
@@ -20,23 +22,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from serving.audit_store import (
-    AuditUnavailable,
-    Codec,
-    canonical_sha256,
-    file_identity,
-    open_audit_db,
-    register_codec,
-)
+from serving.audit_sqlite import SqliteStore
+from serving.audit_store import AuditUnavailable, Codec, canonical_sha256
 
-# every transaction also rewrites this row: a commit with no records (a probe) still
-# needs the disk, so a full disk or a read-only store shows on a probe as on an answer
-HEALTH = "INSERT OR REPLACE INTO audit_health (id, checked_utc) VALUES (1, ?)"
-INSERT = (
-    "INSERT INTO audit (time_utc, endpoint, token_id, model_version, input_sha256, "
-    "output_json, request_id, codec) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-)
-MARK = "INSERT OR REPLACE INTO undelivered (request_id, time_utc, reason) VALUES (?, ?, ?)"
 MAX_GROUP = 512
 PROBE_TIMEOUT_S = 2.0
 PROBE_INTERVAL_S = 1.0
@@ -56,51 +44,62 @@ class AuditRecord(NamedTuple):
     codec: int | None
 
 
-def check_writable(path: Path, synchronous: str = "FULL") -> None:
+def audit_store(url: str | None, path: Path, synchronous: str = "FULL"):
+    """The store the settings name: PostgreSQL at ``url`` when it is a ``postgresql://``
+    URL, else the SQLite file at ``path``."""
+    from serving.audit_postgres import PostgresStore, is_postgres_url
+
+    if url:
+        if not is_postgres_url(url):
+            raise AuditUnavailable(f"IL2SELECT_AUDIT_URL must be postgresql://…, not {url!r}")
+        return PostgresStore(url)
+    return SqliteStore(path, synchronous)
+
+
+def check_writable(store) -> None:
     """Open (or create) the audit database and commit a probe: raises ``AuditUnavailable``
-    naming the path and the cause when it cannot be written (what ``serve`` checks before
+    naming the store and the cause when it cannot be written (what ``serve`` checks before
     starting the server)."""
     try:
-        connection = open_audit_db(path, synchronous)
+        connection = store.open()
         try:
-            AuditLog._commit(connection, [])
+            store.commit(connection, [])
         finally:
-            connection.close()
-    except (OSError, sqlite3.Error) as exc:
-        raise AuditUnavailable(f"the audit database {path} cannot be written ({exc})") from exc
+            store.close()
+    except store.errors as exc:
+        raise AuditUnavailable(
+            f"the audit database {store.where} cannot be written ({exc})"
+        ) from exc
 
 
 class AuditLog:
     """Append-only, durable before acknowledgement. ``start`` opens the writer thread.
 
-    The store is watched: a commit that fails, or a database file deleted or replaced under
-    the service (checked before every commit: the file at the path must be the file
-    opened), fails its requests with ``AuditUnavailable`` and marks the log unhealthy;
-    the next commit or ``probe`` that succeeds marks it healthy again. A replaced file is
-    re-opened (never created): the service answers again once a database is back at the
-    path.
+    The store is watched: a commit that fails (or, for SQLite, a database file deleted or
+    replaced under the service) fails its requests with ``AuditUnavailable`` and marks the
+    log unhealthy; the next commit or ``probe`` that succeeds marks it healthy again. The
+    store is re-opened, never created, once it is back: the service answers again.
+    ``store`` is a path (SQLite) or a store of ``serving.audit_sqlite`` /
+    ``serving.audit_postgres``.
     """
 
-    def __init__(self, path: Path, synchronous: str = "FULL") -> None:
-        self.path = path
-        self.synchronous = synchronous
+    def __init__(self, store, synchronous: str = "FULL") -> None:
+        self.store = SqliteStore(store, synchronous) if isinstance(store, Path) else store
+        self.path = getattr(self.store, "path", None)
         self.healthy = True
         self.codec: Codec | None = None
         self._codec_here: int | None = None  # the codec's id in the database open now
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        self._identity: tuple[int, int] | None = None
-        self._connection: sqlite3.Connection | None = None  # the writer thread's
         self._last_probe = float("-inf")
 
     def start(self, dictionary: bytes | None = None) -> AuditLog:
         """Open the store and the writer thread; with ``dictionary`` (an example answer),
         outputs are compressed with it (``serving.audit_store.Codec``)."""
-        self._connection = open_audit_db(self.path, self.synchronous)
+        connection = self.store.open()
         if dictionary is not None:
-            self.codec = register_codec(self._connection, dictionary)
+            self.codec = Codec(self.store.register_codec(connection, dictionary), dictionary)
             self._codec_here = self.codec.id
-        self._identity = file_identity(self.path)
         self._thread = threading.Thread(
             target=self._write_forever, name="audit-writer", daemon=True
         )
@@ -162,10 +161,11 @@ class AuditLog:
         await asyncio.shield(asyncio.wrap_future(self.submit(records)))
 
     def intact(self) -> bool:
-        """Whether the writer runs and the file at the path is the one it writes (a cheap
-        stat: what readiness asks even while no request comes)."""
+        """Whether the writer runs and the store is the one it writes (for SQLite, a cheap
+        stat: what readiness asks even while no request comes; PostgreSQL: never sure, so
+        readiness probes)."""
         alive = self._thread is not None and self._thread.is_alive()
-        return alive and file_identity(self.path) == self._identity
+        return alive and self.store.intact()
 
     def probe(self) -> bool:
         """Whether a commit goes through now (what ``/readyz`` asks while unhealthy); at
@@ -199,16 +199,16 @@ class AuditLog:
                 self._write(group)
             except Exception:  # noqa: BLE001  (the writer never dies: log, go on)
                 logger.exception("the audit writer failed on a group")
-        if self._connection is not None:
-            self._connection.close()
+        self.store.close()
 
     def _write(self, group: list) -> None:
         """Commit one group; every request in it fails alike when the store cannot take it."""
         try:
-            connection = self._current()
-            self._commit(connection, self._in_this_store(connection, group))
-            if file_identity(self.path) != self._identity:  # replaced during the transaction
-                raise AuditUnavailable(f"the audit database {self.path} was replaced")
+            connection, reopened = self.store.current()
+            if reopened and self.codec is not None:  # a store back needs the dictionary too
+                self._codec_here = self.store.register_codec(connection, self.codec.dictionary)
+            self.store.commit(connection, self._in_this_store(connection, group))
+            self.store.check_committed()
         except Exception as exc:  # every waiting request fails: no answer without its record
             if self.healthy:
                 logger.error("audit store unavailable, answers refused: %s", exc)
@@ -219,41 +219,20 @@ class AuditLog:
                     done.set_exception(failure)
             return
         if not self.healthy:
-            logger.warning("audit store back at %s: answering again", self.path)
+            logger.warning("audit store back at %s: answering again", self.store.where)
         self.healthy = True
         for *_, done in group:
             if not done.done():  # a caller that gave up leaves its future cancelled
                 done.set_result(None)
 
-    def _current(self) -> sqlite3.Connection:
-        """The connection to write with: the open one while the file at the path is still
-        the file it opened; else the database now at the path, re-opened (never created)."""
-        identity = file_identity(self.path)
-        if self._connection is not None and identity == self._identity:
-            return self._connection
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
-            logger.error("the audit database %s was deleted or replaced", self.path)
-        if identity is None:
-            raise AuditUnavailable(f"the audit database {self.path} is gone")
-        connection = open_audit_db(self.path, self.synchronous, create=False)
-        if self.codec is not None:  # the database back at the path needs the dictionary too
-            self._codec_here = register_codec(connection, self.codec.dictionary).id
-        self._connection, self._identity = connection, identity
-        return connection
-
-    def _in_this_store(self, connection: sqlite3.Connection, group: list) -> list:
+    def _in_this_store(self, connection, group: list) -> list:
         """The group with its records naming the codec's id in the database open now (a
         database replaced under the service, or overwritten in place, numbers its codecs
         its own way: checked on every group, re-registered when it differs)."""
         if self.codec is None:
             return group
-        found = connection.execute(
-            "SELECT dictionary_sha256 FROM codecs WHERE id = ?", (self._codec_here,)
-        ).fetchone()
-        if found is None or found[0] != self.codec.sha256:
-            self._codec_here = register_codec(connection, self.codec.dictionary).id
+        if self.store.codec_sha256(connection, self._codec_here) != self.codec.sha256:
+            self._codec_here = self.store.register_codec(connection, self.codec.dictionary)
         if self._codec_here == self.codec.id:
             return group
         here = self._codec_here
@@ -261,19 +240,3 @@ class AuditLog:
             ([r._replace(codec=here) for r in records], marks, done)
             for records, marks, done in group
         ]
-
-    @staticmethod
-    def _commit(connection: sqlite3.Connection, group: list) -> None:
-        """One transaction for the group; each submission's records, then its marks."""
-        now = datetime.now(UTC).isoformat(timespec="seconds")
-        try:
-            connection.execute("BEGIN IMMEDIATE")
-            for records, undelivered, _ in group:
-                connection.executemany(INSERT, records)
-                connection.executemany(MARK, [(r, now, why) for r, why in undelivered])
-            connection.execute(HEALTH, (datetime.now(UTC).isoformat(timespec="seconds"),))
-            connection.execute("COMMIT")
-        except Exception:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            raise

@@ -178,29 +178,29 @@ def read_records(path: Path, undelivered_only: bool = False) -> Iterator[dict[st
                 for codec_id, dictionary in connection.execute("SELECT id, dictionary FROM codecs")
             }
         for row in connection.execute(query + " ORDER BY 1"):
-            record_id, time_utc, endpoint, token_id, version, sha, output, request, codec, why = row
-            yield {
-                "id": record_id,
-                "time_utc": time_utc,
-                "endpoint": endpoint,
-                "token_id": token_id,
-                "model_version": version,
-                "input_sha256": sha,
-                "request_id": request,
-                "delivered": why is None,
-                "undelivered_reason": why,
-                **_decoded(codecs, codec, output),
-            }
+            yield decoded_output(codecs, row)
     finally:
         connection.close()
 
 
-def _decoded(codecs: dict[int, Codec], codec: int | None, output) -> dict[str, Any]:
-    """``{"output": ...}``, or ``{"output": None, "unreadable": why}`` for a record whose
-    codec is missing or is not the one it was written with (reported, never skipped)."""
+def decoded_output(codecs: dict[int, Codec], row: tuple) -> dict[str, Any]:
+    """One row of ``READ`` as a record, its output decoded (as the client got it); a record
+    whose codec is missing or is not the one it was written with gets ``"output": None``
+    and ``"unreadable"``, why (reported, never skipped)."""
+    record_id, time_utc, endpoint, token_id, version, sha, output, request, codec, why = row
+    record = {
+        "id": record_id,
+        "time_utc": time_utc,
+        "endpoint": endpoint,
+        "token_id": token_id,
+        "model_version": version,
+        "input_sha256": sha,
+        "request_id": request,
+        "delivered": why is None,
+        "undelivered_reason": why,
+    }
     try:
-        return {
-            "output": orjson.loads(codecs[codec].decode(output) if codec is not None else output)
-        }
+        text = codecs[codec].decode(output) if codec is not None else output
+        return {**record, "output": orjson.loads(text)}
     except (KeyError, zlib.error, orjson.JSONDecodeError) as exc:
-        return {"output": None, "unreadable": f"cannot decode (codec {codec}: {exc!r})"}
+        return {**record, "output": None, "unreadable": f"cannot decode (codec {codec}: {exc!r})"}

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from model.contract.errors import ContractError
 from model.recommend.answer import PatientAnswer, SurvivalCurves
 from model.settings import get_settings
-from serving.audit import AuditLog, AuditUnavailable
+from serving.audit import AuditLog, AuditUnavailable, audit_store
 from serving.auth import TokenConfigError, load_tokens
 from serving.batching import MicroBatcher
 from serving.connections import ConnectionLimits, install_connection_limits
@@ -95,7 +95,8 @@ class IL2Select:
         self.live = LiveChampion(settings, load_champion(settings))
         self.champion_poll_s = settings.champion_poll_s
         champion = self.live.current
-        self.audit = AuditLog(settings.audit_path, settings.audit_synchronous).start(
+        store = audit_store(settings.audit_url, settings.audit_path, settings.audit_synchronous)
+        self.audit = AuditLog(store).start(
             dictionary=answers.audit_dictionary(champion.recommender, champion.provenance)
         )
         self.recommendations = MicroBatcher(

@@ -171,7 +171,7 @@ def test_an_audit_store_that_is_gone_refuses_answers_until_it_is_back(
     """Issue 14, defects 4 and 9: the audit database deleted under the service gives 503
     with Retry-After (not a 500, not an answer into a deleted file) and /readyz 503; a
     database back at the path is taken up again by itself."""
-    from serving.audit import open_audit_db
+    from serving.audit_store import open_audit_db
 
     server = start_server(champion_tracking_uri, tmp_path)
     try:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from serving.audit import AuditLog, open_audit_db
-from serving.audit_store import Codec, read_records
+from serving.audit import AuditLog
+from serving.audit_store import Codec, open_audit_db, read_records
 
 SCHEMA_1 = """
 CREATE TABLE audit (
