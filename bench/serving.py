@@ -2,6 +2,11 @@
 same champion pyfunc and with the service's own ``/livez`` (the HTTP floor), in one run.
 
     uv run python -m bench.serving [--sustained-s 120] [--fresh-champion]
+        [--audit postgres] [--scaling]
+
+``--audit postgres`` writes the audit log to a PostgreSQL cluster made here (``initdb`` in
+a temporary folder, removed at the end); ``--scaling`` adds /recommend at concurrency 16
+with 2 workers, between two runs with 1 worker, as a ratio.
 
 Every server is started here on 127.0.0.1 and stopped at the end; every phase is bounded
 in time. Prints one table with the issue's targets.
@@ -156,11 +161,20 @@ def serving_overhead_ms(
     return float(np.median(served)), float(np.median(inproc)), gaps
 
 
-def bench(tracking_uri: str, sustained_s: float, phase_s: float, workers: int) -> list[tuple]:
+def bench(
+    tracking_uri: str,
+    sustained_s: float,
+    phase_s: float,
+    workers: int,
+    audit_url: str | None = None,
+    scaling: bool = False,
+) -> list[tuple]:
     patients = patients_from_table(pd.read_csv(CLINIC_LIST, dtype=str, keep_default_na=False))
     rows: list[tuple] = []
     folder = Path(tempfile.mkdtemp(prefix="il2select-bench-"))
     env = service_env(tracking_uri, folder)
+    if audit_url:
+        env["IL2SELECT_AUDIT_URL"] = audit_url
     if workers != 1:
         env["BENTOML_CONFIG_OPTIONS"] = f"services.il2select.workers={workers}"
 
@@ -263,6 +277,8 @@ def bench(tracking_uri: str, sustained_s: float, phase_s: float, workers: int) -
         rss_after = sum(svc.worker_rss_mib())
         rows.append(("sustained", sustained, rss_before, rss_after, max(svc.worker_rss_mib())))
         rows.append(("cold", cli.cold_start_s, svc.cold_start_s))
+        if scaling:
+            rows.append(("scaling", *worker_scaling(svc, env, rec, folder, phase_s)))
         console.print("serving overhead: /recommend and recommend_one in process, alternated …")
         from model.recommend.pyfunc import load_recommender
 
@@ -272,6 +288,27 @@ def bench(tracking_uri: str, sustained_s: float, phase_s: float, workers: int) -
         svc.stop()
         mlf.stop()
     return rows
+
+
+def worker_scaling(svc: Launched, env: dict, rec: list[bytes], folder: Path, phase_s: float):
+    """/recommend at concurrency 16: 1 worker, then 2 workers (a service of its own), then
+    1 worker again (the machine's drift falls on both sides). Returns (1-worker rates,
+    2-worker rate)."""
+    one_a = run_load(HOST, svc.port, rec, concurrency=16, duration_s=phase_s).rate
+    two_env = {**env, "BENTOML_CONFIG_OPTIONS": "services.il2select.workers=2"}
+    console.print("2 workers: starting a second service …")
+    svc.stop()
+    two = launch(SERVICE_COMMAND, two_env, "/readyz", folder / "service-2-workers.log")
+    try:
+        run_load(HOST, two.port, rec, concurrency=4, duration_s=3)  # warm-up, both workers
+        two_rate = run_load(HOST, two.port, rec, concurrency=16, duration_s=phase_s).rate
+    finally:
+        two.stop()
+    again = launch(SERVICE_COMMAND, env, "/readyz", folder / "service-again.log")
+    svc.process, svc.port = again.process, again.port  # the rest of the run uses it
+    run_load(HOST, svc.port, rec, concurrency=4, duration_s=3)
+    one_b = run_load(HOST, svc.port, rec, concurrency=16, duration_s=phase_s).rate
+    return (one_a, one_b), two_rate
 
 
 def report(rows: list[tuple]) -> bool:
@@ -366,6 +403,15 @@ def report(rows: list[tuple]) -> bool:
         "< 10 s",
         _mark(ok),
     )
+    for _, (one_a, one_b), two_rate in (r for r in rows if r[0] == "scaling"):
+        ratio = two_rate / ((one_a + one_b) / 2)
+        ok = ratio >= 1.5
+        checks.append(ok)
+        table.add_row(
+            f"/recommend c=16, 2 workers vs 1 (1 worker: {one_a:,.0f} and {one_b:,.0f} req/s)",
+            "", "", "", "", f"{two_rate:,.0f}", f"{ratio:.2f}× 1 worker", "≥ 1.5× 1 worker",
+            _mark(ok),
+        )  # fmt: skip
     ok = inproc < 3
     checks.append(ok)
     table.add_row(
@@ -419,9 +465,26 @@ def main() -> None:
         action="store_true",
         help="train a small champion in a throw-away store (default: the project's @champion)",
     )
+    parser.add_argument("--audit", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--scaling", action="store_true", help="2 workers against 1")
     args = parser.parse_args()
     tracking_uri = fresh_champion() if args.fresh_champion else get_settings().tracking_uri
-    rows = bench(tracking_uri, args.sustained_s, args.phase_s, args.workers)
+    cluster = None
+    try:
+        audit_url = None
+        if args.audit == "postgres":
+            from tests.engines import PostgreSQL
+
+            cluster = PostgreSQL().initialise()
+            audit_url = cluster.create_database("audit")
+            console.print(f"audit log on PostgreSQL: {audit_url}")
+        rows = bench(
+            tracking_uri, args.sustained_s, args.phase_s, args.workers, audit_url, args.scaling
+        )
+    finally:
+        if cluster is not None:
+            cluster.remove()
+    console.print(f"audit store: {args.audit}")
     sys.exit(0 if report(rows) else 1)
 
 

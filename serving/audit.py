@@ -229,7 +229,7 @@ class AuditLog:
         """The group with its records naming the codec's id in the database open now (a
         database replaced under the service, or overwritten in place, numbers its codecs
         its own way: checked on every group, re-registered when it differs)."""
-        if self.codec is None:
+        if self.codec is None or not self.store.codec_may_change:
             return group
         if self.store.codec_sha256(connection, self._codec_here) != self.codec.sha256:
             self._codec_here = self.store.register_codec(connection, self.codec.dictionary)

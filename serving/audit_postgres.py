@@ -92,6 +92,9 @@ class PostgresStore:
     """``AuditLog``'s store on PostgreSQL: one connection, the writer thread's."""
 
     errors = (psycopg.Error, OSError)
+    # a database cannot be swapped under an open connection (a new one re-registers the
+    # codec): no need to re-check the codec's row before every group, a round trip each
+    codec_may_change = False
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -153,16 +156,19 @@ class PostgresStore:
     def commit(self, connection: psycopg.Connection, group: list) -> None:
         """One transaction for the group; each submission's records, then its marks. A
         failure breaks off the transaction (rolled back) and, when the server is gone, the
-        connection: the next group connects again."""
+        connection: the next group connects again. Pipelined: the statements go out together
+        and the commit waits for one round trip. A group with no records (a probe) writes
+        this writer's health row, so that a probe needs the server to take a write."""
         now = datetime.now(UTC).isoformat(timespec="seconds")
         try:
-            with connection.transaction(), connection.cursor() as cursor:
+            with connection.pipeline(), connection.transaction(), connection.cursor() as cursor:
                 for records, undelivered, _ in group:
                     if records:
                         cursor.executemany(INSERT, records)
                     if undelivered:
                         cursor.executemany(MARK, [(r, now, why) for r, why in undelivered])
-                cursor.execute(HEALTH, (self.writer, now))
+                if not any(records for records, _, _ in group):
+                    cursor.execute(HEALTH, (self.writer, now))
         except psycopg.OperationalError:
             self.close()
             raise

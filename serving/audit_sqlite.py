@@ -29,6 +29,7 @@ class SqliteStore:
     thread's)."""
 
     errors = (OSError, sqlite3.Error)
+    codec_may_change = True  # a file overwritten in place numbers its codecs its own way
 
     def __init__(self, path: Path, synchronous: str = "FULL") -> None:
         self.path, self.synchronous = path, synchronous
