@@ -118,8 +118,13 @@ def test_two_replicas_record_every_answer_once_and_kill_9_loses_nothing(
     unacknowledged = set(recorded) - set(load.answered)  # committed, then b was killed
     assert all(int(pid.split("-")[0][1:]) % 2 == 1 for pid in unacknowledged)  # b's clients
     assert len(unacknowledged) <= CLIENTS // 2
-    for server in (a, b):
-        assert load.statuses.get((server.url, 200), 0) > 20 * LOAD_S, load.statuses
+    for server in (a, b):  # both served (how fast is bench.serving's business)
+        assert load.statuses.get((server.url, 200), 0) > 50, load.statuses
+    print(  # the acceptance run's figures (pytest -s)
+        f"\nreplicas: {len(load.answered)} answered, {len(recorded)} recorded, "
+        f"{len(unacknowledged)} recorded unacknowledged (in flight at the kill), "
+        f"0 lost; statuses {load.statuses}"
+    )
     assert {status for _, status in load.statuses} == {200}, load.statuses
 
 
