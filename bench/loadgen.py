@@ -35,13 +35,19 @@ class LoadResult:
 
 
 def build_request(
-    host: str, port: int, method: str, path: str, body: bytes = b"", token: str | None = None
+    host: str,
+    port: int,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    token: str | None = None,
+    content_type: str = "application/json",
 ) -> bytes:
     head = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}", "Connection: keep-alive"]
     if token:
         head.append(f"Authorization: Bearer {token}")
     if body or method == "POST":
-        head += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+        head += [f"Content-Type: {content_type}", f"Content-Length: {len(body)}"]
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
 

@@ -87,9 +87,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch(command: list[str], env: dict, ready_path: str, log: Path) -> Launched:
-    """Start a server and time it until ``ready_path`` answers 200."""
-    port = free_port()
+def launch(
+    command: list[str], env: dict, ready_path: str, log: Path, port: int | None = None
+) -> Launched:
+    """Start a server (on ``port``, else a free one) and time it until ``ready_path``
+    answers 200."""
+    port = port or free_port()
     command = [part.replace("{port}", str(port)) for part in command]
     start = time.perf_counter()
     with open(log, "wb") as out:

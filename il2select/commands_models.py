@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, get_type_hints
@@ -13,6 +14,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from il2select.commands_triage import INPUT_HELP, REFERENCE_DATE_HELP
 from il2select.progress import row_progress
 from model.contract.errors import ContractError
 from model.recommend.training_config import TrainingConfig
@@ -195,11 +197,15 @@ def _fmt(value: float | None) -> str:
 
 
 def predict(
-    input_path: Annotated[Path, typer.Option("--in", help="Patients, .csv or .parquet.")],
+    input_path: Annotated[Path, typer.Option("--in", help=INPUT_HELP)],
     output_path: Annotated[Path, typer.Option("--out", help="Predictions, .csv or .parquet.")],
     model_uri: Annotated[str | None, typer.Option(help="Default: the @champion.")] = None,
     errors_path: Annotated[
         Path | None, typer.Option("--errors", help="Write bad rows here and predict the rest.")
+    ] = None,
+    reference_date: Annotated[
+        datetime | None,
+        typer.Option("--reference-date", formats=["%Y-%m-%d"], help=REFERENCE_DATE_HELP),
     ] = None,
 ) -> None:
     """Per row, in input order: patient_id and both strategies' predictions with 95 %
@@ -208,7 +214,7 @@ def predict(
     from serving.tables import read_table
 
     try:
-        raw = read_table(input_path)
+        raw = read_table(input_path, reference_date.date() if reference_date else None)
         report = validate_table(raw)
     except ContractError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)

@@ -6,6 +6,7 @@ with the settings resolved here passed in its environment, in a BentoML home of 
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import shutil
 import signal
@@ -149,6 +150,9 @@ def service_environment(settings: Settings, workers: int = 1) -> dict[str, str]:
     }
     if settings.audit_url:
         env["IL2SELECT_AUDIT_URL"] = settings.audit_url
+    if settings.cds_issuers:  # each JWK Set's path made absolute, like the others
+        issuers = {issuer: str(path) for issuer, path in settings.cds_issuers.items()}
+        env["IL2SELECT_CDS_ISSUERS"] = json.dumps(issuers)
     if workers != 1:
         options = env.get("BENTOML_CONFIG_OPTIONS", "")
         env["BENTOML_CONFIG_OPTIONS"] = f"{options} services.il2select.workers={workers}".strip()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -27,8 +28,15 @@ err = Console(stderr=True)
 out = Console()
 
 
+INPUT_HELP = "Patients: .csv, .parquet, or a FHIR Bulk Data export folder (NDJSON per type)."
+REFERENCE_DATE_HELP = (
+    "FHIR input only: the day its values describe (planned start of systemic therapy); "
+    "default today (UTC)."
+)
+
+
 def triage(
-    input_path: Annotated[Path, typer.Option("--in", help="Patients, .csv or .parquet.")],
+    input_path: Annotated[Path, typer.Option("--in", help=INPUT_HELP)],
     output_path: Annotated[Path, typer.Option("--out", help="Triaged rows, .csv or .parquet.")],
     errors_path: Annotated[
         Path | None,
@@ -39,12 +47,17 @@ def triage(
     summary: Annotated[
         bool, typer.Option("--summary", help="Print counts per pathway branch and the work-list.")
     ] = False,
+    reference_date: Annotated[
+        datetime | None,
+        typer.Option("--reference-date", formats=["%Y-%m-%d"], help=REFERENCE_DATE_HELP),
+    ] = None,
 ) -> None:
     """Every input column is kept unchanged and in order, then the derived columns.
     Exit 1 when any row is bad (with --errors the good rows are still written),
     exit 2 when the file itself cannot be used (missing column, unknown type)."""
+    on = reference_date.date() if reference_date else None
     try:
-        run = _triage_file(input_path, output_path, errors_path, summary)
+        run = _triage_file(input_path, output_path, errors_path, summary, on)
     except ContractError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(EXIT_BAD_FILE) from None
@@ -73,14 +86,18 @@ class TriageRun:
 
 
 def _triage_file(
-    input_path: Path, output_path: Path, errors_path: Path | None, summary: bool
+    input_path: Path,
+    output_path: Path,
+    errors_path: Path | None,
+    summary: bool,
+    reference_date: date | None = None,
 ) -> TriageRun:
     run = TriageRun()
     writer = TableWriter(_partial(output_path))
     errors_writer = TableWriter(_partial(errors_path)) if errors_path else None
     shown, worklists, columns = [], [], []
     with row_progress("triage", count_rows(input_path)) as advance:
-        for chunk in prefetch(read_chunks(input_path)):
+        for chunk in prefetch(read_chunks(input_path, reference_date=reference_date)):
             result = triage_frame(chunk, first_row=run.rows_in + 1)
             columns = list(chunk.columns)
             run.rows_in += len(chunk)

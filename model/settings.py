@@ -111,6 +111,27 @@ class Settings(BaseSettings):
         "Retry-After at once, before the body is read",
     )
 
+    cds_issuers: dict[str, Path] = Field(
+        default_factory=dict,
+        description="CDS Hooks clients trusted: a JSON object, issuer (the JWT's iss) -> the "
+        "path of a local copy of its JWK Set (never fetched over the network)",
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:3000",
+        description="the service's public base URL, as CDS clients call it: a CDS Hooks "
+        "JWT's aud must be this URL plus the path called",
+    )
+    cds_cors_origins: list[str] = Field(
+        default=["*"],
+        description="origins of browser-based CDS clients allowed on /cds-services (a JSON "
+        "list; '*' any: calls carry their JWT in a header, never a cookie)",
+    )
+
+    @field_validator("cds_issuers")
+    @classmethod
+    def _absolute_key_sets(cls, issuers: dict[str, Path]) -> dict[str, Path]:
+        return {issuer: path.expanduser().resolve() for issuer, path in issuers.items()}
+
     @field_validator("project_dir", "tokens_file", "audit_db")
     @classmethod
     def _absolute(cls, path: Path | None) -> Path | None:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from serving.audit_sqlite import SqliteStore
-from serving.audit_store import AuditUnavailable, Codec, canonical_sha256
+from serving.audit_store import AuditUnavailable, Codec, canonical_json, canonical_sha256
 
 MAX_GROUP = 512
 PROBE_TIMEOUT_S = 2.0
@@ -42,6 +42,26 @@ class AuditRecord(NamedTuple):
     output: bytes  # the JSON sent, compressed by ``codec`` (None: the JSON itself)
     request_id: str
     codec: int | None
+
+
+class AuditNote(NamedTuple):
+    """One row of ``audit_notes``: what a request's records do not hold, beside its id."""
+
+    time_utc: str
+    request_id: str
+    kind: str  # "fhir_sources" | "cds_feedback"
+    token_id: str
+    note_json: str
+
+
+def audit_note(request_id: str, kind: str, token_id: str, note: Any) -> AuditNote:
+    return AuditNote(
+        datetime.now(UTC).isoformat(timespec="microseconds"),
+        request_id,
+        kind,
+        token_id,
+        canonical_json(note).decode(),
+    )
 
 
 def audit_store(url: str | None, path: Path, synchronous: str = "FULL"):
@@ -134,14 +154,16 @@ class AuditLog:
             None if codec is None else codec.id,
         )
 
-    def submit(self, records: list[AuditRecord], undelivered: tuple = ()) -> Future:
-        """Queue records, or marks of requests not delivered (``(request_id, reason)``);
-        the future resolves once they are committed, in the order submitted (an empty
-        submission is a probe of the store)."""
+    def submit(
+        self, records: list[AuditRecord], undelivered: tuple = (), notes: tuple = ()
+    ) -> Future:
+        """Queue records, marks of requests not delivered (``(request_id, reason)``) and
+        notes (``AuditNote``), committed together; the future resolves once they are, in the
+        order submitted (an empty submission is a probe of the store)."""
         if self._thread is None:
             raise RuntimeError("audit log is not started")
         done: Future = Future()
-        self._queue.put((records, undelivered, done))
+        self._queue.put((records, undelivered, tuple(notes), done))
         return done
 
     def mark_undelivered(self, request_id: str, reason: str) -> None:
@@ -155,10 +177,10 @@ class AuditLog:
 
         marked.add_done_callback(logged)
 
-    async def append(self, records: list[AuditRecord]) -> None:
-        """Commit the records (a request cancelled meanwhile does not cancel the commit:
-        shielded, so the writer always settles what it was given)."""
-        await asyncio.shield(asyncio.wrap_future(self.submit(records)))
+    async def append(self, records: list[AuditRecord], notes: tuple = ()) -> None:
+        """Commit the records and notes (a request cancelled meanwhile does not cancel the
+        commit: shielded, so the writer always settles what it was given)."""
+        await asyncio.shield(asyncio.wrap_future(self.submit(records, (), notes)))
 
     def intact(self) -> bool:
         """Whether the writer runs and the store is the one it writes (for SQLite, a cheap
@@ -236,7 +258,4 @@ class AuditLog:
         if self._codec_here == self.codec.id:
             return group
         here = self._codec_here
-        return [
-            ([r._replace(codec=here) for r in records], marks, done)
-            for records, marks, done in group
-        ]
+        return [([r._replace(codec=here) for r in records], *rest) for records, *rest in group]

@@ -20,7 +20,15 @@ from typing import Any
 
 import psycopg
 
-from serving.audit_store import CODEC_NAME, READ, AuditUnavailable, Codec, decoded_output
+from serving.audit_store import (
+    CODEC_NAME,
+    READ,
+    READ_NOTES,
+    AuditUnavailable,
+    Codec,
+    decoded_output,
+    note_record,
+)
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS audit (
@@ -47,6 +55,15 @@ SCHEMA = (
     """CREATE TABLE IF NOT EXISTS undelivered (
         request_id TEXT PRIMARY KEY, time_utc TEXT NOT NULL, reason TEXT NOT NULL
     )""",
+    """CREATE TABLE IF NOT EXISTS audit_notes (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        time_utc TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        token_id TEXT NOT NULL,
+        note_json TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS audit_notes_request_id ON audit_notes (request_id)",
 )
 SCHEMA_LOCK = 0x1A2A5E1EC7  # an advisory lock: replicas starting together create it once
 INSERT = (
@@ -57,6 +74,10 @@ MARK = (
     "INSERT INTO undelivered (request_id, time_utc, reason) VALUES (%s, %s, %s) "
     "ON CONFLICT (request_id) DO UPDATE SET time_utc = EXCLUDED.time_utc, "
     "reason = EXCLUDED.reason"
+)
+NOTE = (
+    "INSERT INTO audit_notes (time_utc, request_id, kind, token_id, note_json) "
+    "VALUES (%s, %s, %s, %s, %s)"
 )
 HEALTH = (
     "INSERT INTO audit_health (writer, checked_utc) VALUES (%s, %s) "
@@ -162,12 +183,14 @@ class PostgresStore:
         now = datetime.now(UTC).isoformat(timespec="seconds")
         try:
             with connection.pipeline(), connection.transaction(), connection.cursor() as cursor:
-                for records, undelivered, _ in group:
+                for records, undelivered, notes, _ in group:
                     if records:
                         cursor.executemany(INSERT, records)
                     if undelivered:
                         cursor.executemany(MARK, [(r, now, why) for r, why in undelivered])
-                if not any(records for records, _, _ in group):
+                    if notes:
+                        cursor.executemany(NOTE, notes)
+                if not any(records or notes for records, _, notes, _ in group):
                     cursor.execute(HEALTH, (self.writer, now))
         except psycopg.OperationalError:
             self.close()
@@ -187,3 +210,12 @@ def read_records(url: str, undelivered_only: bool = False) -> Iterator[dict[str,
             cursor.execute(query + " ORDER BY 1")
             for row in cursor:
                 yield decoded_output(codecs, row)
+
+
+def read_notes(url: str) -> Iterator[dict[str, Any]]:
+    """Every note (FHIR sources, CDS feedback), oldest first, as ``audit_store.read_notes``."""
+    with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S) as connection:
+        with connection.cursor(name="il2select_audit_notes") as cursor:
+            cursor.execute(READ_NOTES + " ORDER BY 1")
+            for row in cursor:
+                yield note_record(row)

@@ -21,6 +21,10 @@ INSERT = (
     "output_json, request_id, codec) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 MARK = "INSERT OR REPLACE INTO undelivered (request_id, time_utc, reason) VALUES (?, ?, ?)"
+NOTE = (
+    "INSERT INTO audit_notes (time_utc, request_id, kind, token_id, note_json) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
 logger = logging.getLogger("il2select.audit")
 
 
@@ -86,13 +90,14 @@ class SqliteStore:
 
     @staticmethod
     def commit(connection: sqlite3.Connection, group: list) -> None:
-        """One transaction for the group; each submission's records, then its marks."""
+        """One transaction for the group; each submission's records, its marks, its notes."""
         now = datetime.now(UTC).isoformat(timespec="seconds")
         try:
             connection.execute("BEGIN IMMEDIATE")
-            for records, undelivered, _ in group:
+            for records, undelivered, notes, _ in group:
                 connection.executemany(INSERT, records)
                 connection.executemany(MARK, [(r, now, why) for r, why in undelivered])
+                connection.executemany(NOTE, notes)
             connection.execute(HEALTH, (datetime.now(UTC).isoformat(timespec="seconds"),))
             connection.execute("COMMIT")
         except Exception:

@@ -7,7 +7,9 @@ the id of a ``codecs`` row for zlib with that row's preset dictionary (an exampl
 of the champion served; kept in the database, so that every record stays readable
 whatever the code becomes). ``undelivered`` names the requests whose answers were
 recorded but never reached the client (a time-out, a client gone): their records are the
-truth of what was computed, marked as not delivered.
+truth of what was computed, marked as not delivered. ``audit_notes`` holds what a request's
+records do not: the FHIR resources an answer was computed from (``fhir_sources``) and a CDS
+client's feedback on a card (``cds_feedback``), each beside its request's id.
 """
 
 from __future__ import annotations
@@ -45,7 +47,16 @@ CREATE TABLE IF NOT EXISTS undelivered (
     request_id TEXT PRIMARY KEY,
     time_utc TEXT NOT NULL,
     reason TEXT NOT NULL
-)
+);
+CREATE TABLE IF NOT EXISTS audit_notes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time_utc TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    token_id TEXT NOT NULL,
+    note_json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_notes_request_id ON audit_notes (request_id)
 """
 ADDED_COLUMNS = {"request_id": "TEXT", "codec": "INTEGER"}  # schema 1 -> 2
 CODEC_NAME = "zlib-preset-dictionary"
@@ -60,6 +71,9 @@ SELECT id, time_utc, endpoint, token_id, model_version, input_sha256, output_jso
        NULL, NULL, NULL
 FROM audit
 """
+
+
+READ_NOTES = "SELECT id, time_utc, request_id, kind, token_id, note_json FROM audit_notes"
 
 
 class AuditUnavailable(RuntimeError):
@@ -204,3 +218,27 @@ def decoded_output(codecs: dict[int, Codec], row: tuple) -> dict[str, Any]:
         return {**record, "output": orjson.loads(text)}
     except (KeyError, zlib.error, orjson.JSONDecodeError) as exc:
         return {**record, "output": None, "unreadable": f"cannot decode (codec {codec}: {exc!r})"}
+
+
+def read_notes(path: Path) -> Iterator[dict[str, Any]]:
+    """Every note (FHIR sources, CDS feedback), oldest first, beside its request's id."""
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master")}
+        if "audit_notes" in tables:
+            for row in connection.execute(READ_NOTES + " ORDER BY 1"):
+                yield note_record(row)
+    finally:
+        connection.close()
+
+
+def note_record(row: tuple) -> dict[str, Any]:
+    note_id, time_utc, request_id, kind, token_id, note = row
+    return {
+        "id": note_id,
+        "time_utc": time_utc,
+        "request_id": request_id,
+        "kind": kind,
+        "token_id": token_id,
+        "note": orjson.loads(note),
+    }

@@ -12,18 +12,29 @@ from typing import Any
 
 from model.settings import get_settings
 from serving.auth import LiveTokens, TokenStore
+from serving.cds_auth import CdsAuthError, CdsClients, looks_like_jwt
 from serving.delivery import Delivery
 from serving.gctune import trim_heap
-from serving.problems import RequestProblem, check_patient, check_patient_list, too_large
+from serving.problems import (
+    RequestProblem,
+    check_patient,
+    check_patient_list,
+    operation_outcome,
+    too_large,
+)
 
 PUBLIC_PATHS = frozenset(
-    {"/", "/livez", "/readyz", "/healthz", "/favicon.ico", "/model/card"}  # card: no patient data
-)
+    {"/", "/livez", "/readyz", "/healthz", "/favicon.ico", "/model/card", "/cds-services"}
+)  # the model card and CDS discovery hold no patient data
 PUBLIC_PREFIXES = ("/static/",)
+CDS_PREFIX = "/cds-services/"  # CDS Hooks services: a client's JWT, or a REST token
 SINGLE_PATIENT_ROUTES = frozenset({"/recommend", "/survival"})
 PATIENT_LIST_ROUTES = frozenset({"/predict", "/triage"})
+FHIR_ROUTES = frozenset({"/recommend"})  # also take a FHIR Bundle (serving.fhir_input)
 JSON_TYPES = frozenset({"", "application/json"})
+FHIR_JSON = "application/fhir+json"
 PARSED_BODY = "il2select_parsed_body"  # scope["state"] key: the body as the guard checked it
+FHIR_SOURCES = "il2select_fhir_sources"  # scope["state"] key: the resources an input came from
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict]]
@@ -100,6 +111,7 @@ class GuardMiddleware:
         self.tokens = (
             tokens if tokens is not None else LiveTokens(settings.tokens, settings.tokens_path)
         )
+        self.cds = CdsClients.from_settings(settings)
         self.max_body_bytes = settings.max_body_bytes
         self.max_patients = settings.max_patients
         self.lists = ListGate(settings.max_list_requests, settings.max_list_waiting)
@@ -113,11 +125,9 @@ class GuardMiddleware:
         if scope["type"] != "http" or is_public(path):
             await self.app(scope, receive, send)
             return
-        token_id = self._token_id(scope)
+        token_id, refusal = self._identify(scope, path)
         if token_id is None:
-            await send_json(
-                send, 401, {"error": "unauthorized"}, [(b"www-authenticate", b"Bearer")]
-            )
+            await _refuse(send, path, refusal)
             return
         scope.setdefault("state", {})["token_id"] = token_id
         if scope["method"] != "POST":
@@ -167,33 +177,65 @@ class GuardMiddleware:
             )
             return None
 
-    def _token_id(self, scope: Scope) -> str | None:
-        for name, value in scope.get("headers", ()):
-            if name == b"authorization":
-                scheme, _, token = value.decode("latin-1").partition(" ")
-                if scheme.lower() == "bearer" and token.strip():
-                    return self.tokens.identify(token.strip())
-                return None
-        return None
+    def _identify(self, scope: Scope, path: str) -> tuple[str | None, str]:
+        """The caller's token id (a REST token's, or ``cds:<issuer>`` for a CDS client's
+        JWT on a CDS route), or None and why."""
+        token = _bearer(scope)
+        if token is None:
+            return None, "no bearer token (Authorization: Bearer <JWT>)"
+        token_id = self.tokens.identify(token)
+        if token_id is not None or not path.startswith(CDS_PREFIX):
+            return token_id, "unknown bearer token"
+        if not looks_like_jwt(token):
+            return None, "the bearer token is neither a JWT nor a known token"
+        try:
+            return self.cds.verify(token, path), ""
+        except CdsAuthError as exc:
+            return None, str(exc)
 
     async def _checked_body(
         self, scope: Scope, receive: Receive, path: str, limit: int
     ) -> bytes | None:
         headers = dict(scope.get("headers", ()))
         content_type = headers.get(b"content-type", b"").decode("latin-1")
-        if content_type.split(";")[0].strip().lower() not in JSON_TYPES:
-            raise RequestProblem(415, _problem("the request body must be application/json"))
+        media_type = content_type.split(";")[0].strip().lower()
+        fhir = media_type == FHIR_JSON and path in FHIR_ROUTES
+        if media_type not in JSON_TYPES and not fhir:
+            also = f" (or {FHIR_JSON}: a FHIR Bundle)" if path in FHIR_ROUTES else ""
+            raise RequestProblem(415, _problem(f"the request body must be application/json{also}"))
         declared = headers.get(b"content-length", b"").strip()
         if declared.isdigit() and int(declared) > limit:
             raise too_large(limit)
         body = await _read_body(receive, limit)
         if body is None:
             return None
-        if path in SINGLE_PATIENT_ROUTES:
+        if fhir:
+            from serving.fhir_input import check_fhir_patient  # fhir.resources: when needed
+
+            scope["state"][PARSED_BODY], scope["state"][FHIR_SOURCES] = check_fhir_patient(body)
+        elif path in SINGLE_PATIENT_ROUTES:
             scope["state"][PARSED_BODY] = check_patient(body)
         elif path in PATIENT_LIST_ROUTES:
             scope["state"][PARSED_BODY] = check_patient_list(body, self.max_patients)
         return body
+
+
+def _bearer(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    return None
+
+
+async def _refuse(send: Send, path: str, why: str) -> None:
+    """401: nothing more on the REST API; on a CDS route, an OperationOutcome naming what
+    failed (a CDS client's integrator needs it; it names no key material)."""
+    if not path.startswith(CDS_PREFIX):
+        await send_json(send, 401, {"error": "unauthorized"}, [(b"www-authenticate", b"Bearer")])
+        return
+    outcome = operation_outcome("security", f"unauthorized: {why}")
+    await send_json(send, 401, outcome, [(b"www-authenticate", b'Bearer error="invalid_token"')])
 
 
 def _problem(error: str):

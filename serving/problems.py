@@ -120,6 +120,15 @@ def check_patient_list(body: bytes, max_patients: int) -> list[dict]:
     return value
 
 
+def operation_outcome(code: str, diagnostics: str, expression: list[str] = ()) -> dict:
+    """A FHIR OperationOutcome with one error: what CDS Hooks asks a service to send with a
+    non-2xx answer (``code`` from FHIR's issue-type: security, required, invalid …)."""
+    issue = {"severity": "error", "code": code, "diagnostics": diagnostics}
+    if expression:
+        issue["expression"] = list(expression)
+    return {"resourceType": "OperationOutcome", "issue": [issue]}
+
+
 def too_large(limit_bytes: int) -> RequestProblem:
     return RequestProblem(
         413,

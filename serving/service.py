@@ -18,13 +18,15 @@ from starlette.responses import JSONResponse, Response
 from model.contract.errors import ContractError
 from model.recommend.answer import PatientAnswer, SurvivalCurves
 from model.settings import get_settings
-from serving.audit import AuditLog, AuditUnavailable, audit_store
+from serving.audit import AuditLog, AuditUnavailable, audit_note, audit_store
 from serving.auth import TokenConfigError, load_tokens
 from serving.batching import MicroBatcher
+from serving.cds_auth import CdsClients
+from serving.cds_hooks import CdsCors
 from serving.connections import ConnectionLimits, install_connection_limits
 from serving.delivery import AUDIT_HEADER, AUDIT_REQUEST
 from serving.gctune import freeze_permanent_objects, watch_gc_pauses
-from serving.guard import GuardMiddleware
+from serving.guard import FHIR_SOURCES, GuardMiddleware
 from serving.logs import redact_request_values
 from serving.overrides import install_bentoml_overrides
 from serving.schemas import (
@@ -81,6 +83,7 @@ class IL2Select:
         from serving.live_champion import LiveChampion
 
         use_single_threaded_blas()  # see model/runtime.py: BLAS threads slow small products
+        CdsClients.from_settings(settings)  # a trusted issuer's unusable JWK Set: a clear stop
         self.answers = answers
         redact_request_values()
         install_bentoml_overrides(IL2Select, CHECKED_BODY_METHODS)
@@ -112,6 +115,14 @@ class IL2Select:
         import asyncio
 
         asyncio.get_running_loop().call_later(WARM_UP_S, freeze_permanent_objects, False)
+
+    @bentoml.on_startup
+    async def warm_up_fhir(self) -> None:
+        """Build the FHIR models in a thread now: the first CDS Hooks call or FHIR Bundle
+        would otherwise wait about a second for them (``serving.fhir_input.warm_up``)."""
+        from serving.fhir_input import warm_up
+
+        self._fhir_warm_up = asyncio.get_running_loop().run_in_executor(None, warm_up)
 
     @bentoml.on_startup
     async def follow_the_champion(self) -> None:
@@ -222,14 +233,18 @@ class IL2Select:
     async def _delivered(
         self, ctx: bentoml.Context, request_id: str, records: list, response: Response
     ) -> Response:
-        """Commit a request's records in one transaction, then let the response start
+        """Commit a request's records in one transaction (with, for an input read from FHIR
+        resources, which ones: ``audit_notes``), then let the response start
         (naming the records in its ``x-il2select-audit-id`` header); 503 when the store
         cannot take them. Should the answer not reach the client after all, the guard marks
         the records undelivered (``serving.delivery``)."""
         state = ctx.request.state
         setattr(state, AUDIT_REQUEST, (self.audit, request_id))
+        notes = ()
+        if (sources := getattr(state, FHIR_SOURCES, None)) is not None:  # read from FHIR
+            notes = (audit_note(request_id, "fhir_sources", state.token_id, sources),)
         try:
-            await self.audit.append(records)
+            await self.audit.append(records, notes)
         except AuditUnavailable:
             delattr(state, AUDIT_REQUEST)  # nothing was recorded: nothing to mark
             return _unavailable(ctx)
@@ -266,5 +281,6 @@ def _unprocessable(ctx: bentoml.Context, exc: ContractError) -> Response:
     return JSONResponse(problem.model_dump(mode="json"), status_code=422)
 
 
+IL2Select.add_asgi_middleware(CdsCors)  # outside the guard: a CORS preflight has no token
 IL2Select.add_asgi_middleware(GuardMiddleware)
 IL2Select.mount_asgi_app(create_web_app(), path="/")

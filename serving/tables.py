@@ -1,13 +1,15 @@
-"""Reading and writing patient tables (CSV or Parquet, by extension) in chunks.
+"""Reading and writing patient tables (CSV or Parquet, by extension) in chunks; a folder
+is read as a FHIR Bulk Data export (``model.contract.fhir.bulk``: one row per Patient).
 
 CSV cells are read as text so that validation sees exactly what the file holds and the
-output repeats every input cell unchanged.
+output repeats every input cell unchanged; a FHIR export gives the same text cells.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -18,13 +20,17 @@ from model.contract.errors import ContractError
 
 CHUNK_ROWS = 250_000
 FORMATS = (".csv", ".parquet")
+FHIR_FOLDER = "fhir"  # a folder: a FHIR Bulk Data export
 
 
 def table_format(path: Path) -> str:
+    if path.is_dir():
+        return FHIR_FOLDER
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise ContractError(
-            f"{path}: unsupported file type {suffix!r}; use .csv or .parquet",
+            f"{path}: unsupported file type {suffix!r}; use .csv or .parquet "
+            "(or, to read, a FHIR Bulk Data export folder)",
             column=None,
             value=str(path),
             rule="file type",
@@ -33,17 +39,27 @@ def table_format(path: Path) -> str:
 
 
 def count_rows(path: Path) -> int | None:
-    """Rows in a table, cheaply (Parquet metadata); None for CSV (not worth a pass)."""
+    """Rows in a table, cheaply (Parquet metadata); None for CSV or a FHIR export (not
+    worth a pass)."""
     if table_format(path) == ".parquet":
         return pq.ParquetFile(path).metadata.num_rows
     return None
 
 
-def read_chunks(path: Path, chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
-    """The table in order, ``chunk_rows`` at a time."""
+def read_chunks(
+    path: Path, chunk_rows: int = CHUNK_ROWS, reference_date: date | None = None
+) -> Iterator[pd.DataFrame]:
+    """The table in order, ``chunk_rows`` at a time (a FHIR export in one chunk, its
+    values as of ``reference_date``, default today)."""
     if not path.exists():
         raise ContractError(f"{path}: no such file", value=str(path), rule="file exists")
-    if table_format(path) == ".parquet":
+    kind = table_format(path)
+    if kind == FHIR_FOLDER:
+        from model.contract.fhir.bulk import read_bulk_export
+
+        yield read_bulk_export(path, reference_date)
+        return
+    if kind == ".parquet":
         for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
             yield batch.to_pandas()
         return
@@ -51,8 +67,9 @@ def read_chunks(path: Path, chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFra
     yield from reader
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    chunks = list(read_chunks(path))
+def read_table(path: Path, reference_date: date | None = None) -> pd.DataFrame:
+    """The whole table (CSV, Parquet, or a FHIR Bulk Data export folder)."""
+    chunks = list(read_chunks(path, reference_date=reference_date))
     return pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame()
 
 
@@ -73,6 +90,12 @@ class TableWriter:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.format = table_format(path)
+        if self.format not in FORMATS:
+            raise ContractError(
+                f"{path}: write a .csv or .parquet file, not a folder",
+                value=str(path),
+                rule="file type",
+            )
         self._parquet: pq.ParquetWriter | None = None
         self._schema: pa.Schema | None = None
         self._started = False

@@ -1,6 +1,6 @@
 """The Starlette app mounted beside the BentoML APIs: the tumour-board page at ``/``, its
-static files, ``GET /model``, the model card ``GET /model/card`` and ``POST /admin/reload``
-(BentoML APIs are POST only)."""
+static files, ``GET /model``, the model card ``GET /model/card``, ``POST /admin/reload``
+(BentoML APIs are POST only) and the CDS Hooks service (``serving.cds_hooks``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Respon
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from serving import cds_hooks
+
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+SERVICE = f"{cds_hooks.DISCOVERY_PATH}/{cds_hooks.SERVICE_ID}"
 
 
 async def index(_: Request) -> Response:
@@ -73,6 +76,9 @@ def create_web_app() -> Starlette:
             Route("/model", model_info, methods=["GET"]),
             Route("/model/card", model_card, methods=["GET"]),
             Route("/admin/reload", reload_champion, methods=["POST"]),
+            Route(cds_hooks.DISCOVERY_PATH, cds_hooks.discovery, methods=["GET"]),
+            Route(SERVICE, cds_hooks.call_service, methods=["POST"]),
+            Route(f"{SERVICE}/feedback", cds_hooks.feedback, methods=["POST"]),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ]
     )

@@ -245,8 +245,10 @@ def start_server(
     extra_env: dict | None = None,
     timeout_s: float = 60.0,
     host: str = "127.0.0.1",
+    port: int | None = None,
 ) -> Server:
-    """Start ``il2select serve`` on a free loopback port of ``host`` and wait for
+    """Start ``il2select serve`` on a free loopback port of ``host`` (or ``port``, chosen
+    beforehand when the environment must name it: ``IL2SELECT_PUBLIC_URL``) and wait for
     ``/readyz``."""
     from serving.auth import hash_token
 
@@ -272,6 +274,7 @@ def start_server(
         audit_db,
         timeout_s,
         host,
+        port,
     )
 
 
@@ -301,10 +304,11 @@ def launch_serve(
     audit_db: Path,
     timeout_s: float = 60.0,
     host: str = "127.0.0.1",
+    port: int | None = None,
 ) -> Server:
     """``il2select serve --host HOST --port P ARGS`` in ``cwd``, ready on ``/readyz``
-    (``token`` None: the one ``serve`` created and printed)."""
-    port = free_port()
+    (``token`` None: the one ``serve`` created and printed; ``port`` None: a free one)."""
+    port = port or free_port()
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [

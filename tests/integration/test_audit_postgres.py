@@ -11,8 +11,8 @@ import threading
 
 import pytest
 
-from serving.audit import AuditLog, AuditUnavailable, audit_store, check_writable
-from serving.audit_postgres import PostgresStore, read_records
+from serving.audit import AuditLog, AuditUnavailable, audit_note, audit_store, check_writable
+from serving.audit_postgres import PostgresStore, read_notes, read_records
 from tests.engines import PostgreSQL
 from tests.integration.service_fixtures import REPO, clean_env, run_cli
 
@@ -82,6 +82,30 @@ def test_audit_export_reads_the_postgresql_log(url, tmp_path):
     exported = [json.loads(line) for line in done.stdout.splitlines()]
     assert [r["output"]["patient_id"] for r in exported] == ["P1", "P2"]
     assert "2 records from postgresql://il2select@127.0.0.1:" in done.stderr
+
+
+def test_notes_are_committed_with_their_records_and_exported(url):
+    """The FHIR resources of an answer, and a CDS card's feedback, beside its request."""
+    log = started(url)
+    sources = {"resources": [{"resourceType": "Patient", "id": "p1", "date": None}]}
+    feedback = {"card": "0b6f1f6e-4c1e-4a8e-9a57-3d1c2b9f1e01", "outcome": "accepted"}
+    try:
+        record = log.record("R1", "cds-hooks", "cds:issuer", "7", {"i": 1}, answer(1))
+        log.submit([record], (), (audit_note("R1", "fhir_sources", "cds:issuer", sources),))
+        log.submit([], (), (audit_note("R1", "cds_feedback", "cds:issuer", feedback),)).result(30)
+    finally:
+        log.close()
+    notes = list(read_notes(url))
+    assert [(n["request_id"], n["kind"], n["note"]) for n in notes] == [
+        ("R1", "fhir_sources", sources),
+        ("R1", "cds_feedback", feedback),
+    ]
+    done = run_cli(clean_env(IL2SELECT_AUDIT_URL=url), REPO, "audit", "export", "--notes")
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(line)["kind"] for line in done.stdout.splitlines()] == [
+        "fhir_sources",
+        "cds_feedback",
+    ]
 
 
 def test_logs_writing_one_database_at_once_lose_and_duplicate_nothing(url):

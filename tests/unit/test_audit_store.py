@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from serving.audit import AuditLog
-from serving.audit_store import Codec, open_audit_db, read_records
+from serving.audit import AuditLog, audit_note
+from serving.audit_store import Codec, open_audit_db, read_notes, read_records
 
 SCHEMA_1 = """
 CREATE TABLE audit (
@@ -79,6 +79,29 @@ def test_undelivered_marks_follow_their_records_and_name_the_reason(tmp_path):
     assert {r["undelivered_reason"] for r in read_records(path, undelivered_only=True)} == {
         "the client went away"
     }
+
+
+def test_notes_are_committed_with_their_records_and_read_back(tmp_path):
+    """An answer's FHIR sources and a CDS card's feedback, beside its request's id; a
+    database written before notes existed has none to read, and gets the table on open."""
+    (tmp_path / "old").mkdir()
+    assert list(read_notes(schema_1_database(tmp_path / "old"))) == []
+    path = tmp_path / "audit.db"
+    log = AuditLog(path).start(dictionary=answer(99))
+    sources = {"resources": [{"resourceType": "Patient", "id": "p1", "date": None}]}
+    try:
+        record = log.record("R", "cds-hooks", "cds:x", "1", {}, answer(1))
+        log.submit([record], (), (audit_note("R", "fhir_sources", "cds:x", sources),))
+        log.submit([], (), (audit_note("R", "cds_feedback", "cds:x", {"outcome": "accepted"}),))
+        log.submit([]).result(10)
+    finally:
+        log.close()
+    notes = list(read_notes(path))
+    assert [(n["request_id"], n["kind"], n["token_id"]) for n in notes] == [
+        ("R", "fhir_sources", "cds:x"),
+        ("R", "cds_feedback", "cds:x"),
+    ]
+    assert notes[0]["note"] == sources and [r["request_id"] for r in read_records(path)] == ["R"]
 
 
 def test_a_database_replaced_under_the_log_gets_the_dictionary_too(tmp_path):

@@ -69,7 +69,7 @@ def test_the_core_is_four_parts_that_import_downward():
     assert loose == {"settings.py", "runtime.py"}, loose
     for floor, part in enumerate(CORE_FLOORS):
         below = {f"model.{p}" for p in CORE_FLOORS[: floor + 1]}
-        for path in (REPO / "model" / part).glob("*.py"):
+        for path in (REPO / "model" / part).rglob("*.py"):  # its sub-packages too
             core = {name for name in _imports(path, depth=2) if name.startswith("model.")}
             upward = core - below - {"model.settings", "model.runtime"}
             assert not upward, f"{path.relative_to(REPO)} imports {sorted(upward)} (upward)"
