@@ -11,6 +11,7 @@ from il2select import (
     commands_audit,
     commands_models,
     commands_serve,
+    commands_spark,
     commands_synth,
     commands_tokens,
 )
@@ -36,7 +37,14 @@ def _root() -> None:
 
 app.command(help="Triage a clinic list along the Manchester pathway (clinical rules only).")(triage)
 
-for _commands in (commands_synth, commands_models, commands_serve, commands_tokens, commands_audit):
+for _commands in (
+    commands_synth,
+    commands_models,
+    commands_spark,
+    commands_serve,
+    commands_tokens,
+    commands_audit,
+):
     _commands.register(app)
 
 
