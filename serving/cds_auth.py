@@ -35,6 +35,7 @@ REQUIRED_CLAIMS = ["iss", "aud", "exp", "iat", "jti"]
 LEEWAY_S = 30  # clocks of client and service may differ by this much
 MAX_LIFETIME_S = 3600  # a token living longer than this is refused (bounds the replay cache)
 MAX_LIVE_TOKENS = 200_000
+MAX_JTI_CHARS = 256  # a uuid is 36: the cache's memory stays bounded (200,000 x 256)
 TOKEN_PREFIX = "cds:"  # the audit log's token id of a CDS client: cds:<issuer>
 Keys = dict[str, dict[str, dict[str, jwt.PyJWK]]]  # issuer -> kid -> algorithm -> key
 
@@ -139,7 +140,7 @@ class CdsClients:
         ``CdsAuthError`` naming what failed."""
         header, claims = _unverified(token)
         algorithm, kid, issuer = header.get("alg"), header.get("kid"), claims.get("iss")
-        if algorithm not in ALGORITHMS:
+        if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
             raise CdsAuthError(
                 f"alg {algorithm!r} is refused: an asymmetric signature (ES384 or RS384) is "
                 "required, never none or HMAC"
@@ -153,10 +154,25 @@ class CdsClients:
             raise CdsAuthError(f"alg {algorithm} is not the algorithm of the key named by kid")
         audience = self.public_url + path
         payload = _decoded(token, key, algorithm, audience, issuer)
+        _check_claim_types(payload)
         if payload["exp"] - self.clock() > MAX_LIFETIME_S:
             raise CdsAuthError(f"exp is more than {MAX_LIFETIME_S} s ahead: too long a life")
         self.replays.claim(issuer, payload["jti"], float(payload["exp"]))
         return TOKEN_PREFIX + issuer
+
+
+def _check_claim_types(payload: dict) -> None:
+    """``exp`` and ``iat`` as numbers (PyJWT takes any text ``int()`` reads), ``jti`` as a
+    short non-empty text (the replay cache keeps it until the token expires)."""
+    for claim in ("exp", "iat"):
+        value = payload[claim]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise CdsAuthError(
+                f"{claim} must be a number (NumericDate), not {type(value).__name__}"
+            )
+    jti = payload["jti"]
+    if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_CHARS:
+        raise CdsAuthError(f"jti must be a text of 1 to {MAX_JTI_CHARS} characters")
 
 
 def looks_like_jwt(token: str) -> bool:

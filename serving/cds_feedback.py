@@ -1,9 +1,18 @@
 """CDS Hooks feedback (``POST /cds-services/{id}/feedback``): what the clinician did with a
-card, checked before it goes into the audit log beside the answer the card showed."""
+card, checked before it goes into the audit log beside the answer the card showed.
+
+Only the fields the specification defines are stored (``card``, ``outcome``,
+``outcomeTimestamp``, ``overrideReason``, ``acceptedSuggestions``), each bounded; anything
+else a client adds is left out. The audit log has no lookup by request, so a card is not
+checked against it: each stored item says whether this process answered that card
+(``card_known``; false also for a card answered before a restart).
+"""
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections import OrderedDict
 from datetime import datetime
 
 import orjson
@@ -12,13 +21,27 @@ from serving.cds_prefetch import HookProblem
 
 OUTCOMES = ("accepted", "overridden")
 MAX_ITEMS = 100
-MAX_COMMENT_CHARS = 2000
+MAX_COMMENT_CHARS = 1000
+MAX_CODING_CHARS = {"system": 500, "code": 200, "display": 500}
+MAX_ID_CHARS = 200
+REMEMBERED_CARDS = 100_000
+# a full date-time with its offset (the specification: an instant in UTC)
+DATE_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d:\d\d)")
+_answered: OrderedDict[str, None] = OrderedDict()
+
+
+def remember_card(card_uuid: str) -> None:
+    """A card this process answered (committed to the audit log): feedback on it is known."""
+    _answered[str(uuid.UUID(card_uuid))] = None
+    if len(_answered) > REMEMBERED_CARDS:
+        _answered.popitem(last=False)
 
 
 def feedback_items(body: bytes) -> list[dict]:
-    """``{"feedback": [...]}``'s items, each checked: ``card`` (the card's uuid),
-    ``outcome`` (accepted / overridden), ``outcomeTimestamp`` (ISO 8601), and for an
-    override its optional ``overrideReason`` (``reason`` Coding, ``userComment``)."""
+    """``{"feedback": [...]}``'s items, each checked and reduced to its known fields:
+    ``card`` (the card's uuid), ``outcome`` (accepted / overridden), ``outcomeTimestamp``
+    (ISO 8601 date-time), for an override its optional ``overrideReason`` (``reason``
+    Coding, ``userComment``), for an acceptance its ``acceptedSuggestions`` ids."""
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -34,28 +57,80 @@ def feedback_items(body: bytes) -> list[dict]:
 def _checked(item: object, where: str) -> dict:
     if not isinstance(item, dict):
         raise HookProblem(400, "structure", f"{where} must be an object", [where])
+    card = item.get("card")
     try:
-        uuid.UUID(str(item.get("card")))
+        card = str(uuid.UUID(card if isinstance(card, str) else ""))
     except ValueError:
-        raise HookProblem(400, "value", f"{where}.card must be a card's uuid", [where]) from None
-    if item.get("outcome") not in OUTCOMES:
-        raise HookProblem(400, "code-invalid", f"{where}.outcome must be accepted or overridden")
-    try:
-        datetime.fromisoformat(str(item.get("outcomeTimestamp")).replace("Z", "+00:00"))
-    except ValueError:
-        raise HookProblem(
-            400, "value", f"{where}.outcomeTimestamp must be an ISO 8601 date-time", [where]
-        ) from None
-    reason = item.get("overrideReason")
-    if reason is not None and (
-        not isinstance(reason, dict)
-        or not isinstance(reason.get("reason", {}), dict)
-        or len(str(reason.get("userComment", ""))) > MAX_COMMENT_CHARS
-    ):
-        raise HookProblem(
-            400,
-            "structure",
-            f"{where}.overrideReason must be {{reason: Coding, userComment: text up to "
-            f"{MAX_COMMENT_CHARS} characters}}",
-        )
-    return item
+        _refuse("value", f"{where}.card", card, "must be a card's uuid")
+    outcome = item.get("outcome")
+    if outcome not in OUTCOMES:
+        _refuse("code-invalid", f"{where}.outcome", outcome, "must be accepted or overridden")
+    checked = {"card": card, "outcome": outcome, "outcomeTimestamp": _timestamp(item, where)}
+    if item.get("overrideReason") is not None:
+        if outcome != "overridden":
+            _refuse("invariant", f"{where}.overrideReason", "…", "only with outcome overridden")
+        checked["overrideReason"] = _override_reason(item["overrideReason"], where)
+    if item.get("acceptedSuggestions") is not None:
+        checked["acceptedSuggestions"] = _suggestions(item["acceptedSuggestions"], where)
+    checked["card_known"] = card in _answered
+    return checked
+
+
+def _timestamp(item: dict, where: str) -> str:
+    stamp = item.get("outcomeTimestamp")
+    if isinstance(stamp, str) and DATE_TIME.fullmatch(stamp):
+        try:
+            datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+            return stamp
+        except ValueError:
+            pass
+    return _refuse(
+        "value",
+        f"{where}.outcomeTimestamp",
+        stamp,
+        "must be an ISO 8601 date-time with its offset (2026-01-02T10:05:31Z)",
+    )
+
+
+def _override_reason(reason: object, where: str) -> dict:
+    at = f"{where}.overrideReason"
+    if not isinstance(reason, dict):
+        _refuse("structure", at, reason, "must be {reason: Coding, userComment: text}")
+    checked = {}
+    if reason.get("reason") is not None:
+        coding = reason["reason"]
+        if not isinstance(coding, dict):
+            _refuse("structure", f"{at}.reason", coding, "must be a Coding")
+        checked["reason"] = {
+            key: _text(coding[key], f"{at}.reason.{key}", limit)
+            for key, limit in MAX_CODING_CHARS.items()
+            if coding.get(key) is not None
+        }
+    if reason.get("userComment") is not None:
+        comment = reason["userComment"]
+        checked["userComment"] = _text(comment, f"{at}.userComment", MAX_COMMENT_CHARS)
+    return checked
+
+
+def _suggestions(suggestions: object, where: str) -> list[dict]:
+    at = f"{where}.acceptedSuggestions"
+    if not isinstance(suggestions, list) or len(suggestions) > MAX_ITEMS:
+        _refuse("structure", at, "…", f"must be an array of at most {MAX_ITEMS} {{id}}")
+    ids = []
+    for i, suggestion in enumerate(suggestions):
+        if not isinstance(suggestion, dict):
+            _refuse("structure", f"{at}[{i}]", suggestion, "must be {id: text}")
+        ids.append({"id": _text(suggestion.get("id"), f"{at}[{i}].id", MAX_ID_CHARS)})
+    return ids
+
+
+def _text(value: object, at: str, limit: int) -> str:
+    if not isinstance(value, str) or len(value) > limit:
+        _refuse("value", at, value, f"must be text of at most {limit} characters")
+    return value
+
+
+def _refuse(code: str, at: str, value: object, rule: str):
+    shown = repr(value)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    raise HookProblem(400, code, f"{at} {shown}: {rule}", [at])

@@ -24,7 +24,7 @@ from model.recommend.answer import SCOPE
 from model.settings import get_settings
 from serving.audit import AuditUnavailable, audit_note
 from serving.cds_cards import incomplete_record_card, recommendation_card, source_of
-from serving.cds_feedback import feedback_items
+from serving.cds_feedback import feedback_items, remember_card
 from serving.cds_prefetch import HOOK, PREFETCH, HookProblem, hook_request, prefetched_resources
 from serving.delivery import AUDIT_HEADER, AUDIT_REQUEST
 from serving.problems import RequestProblem, check_patient, operation_outcome
@@ -140,6 +140,7 @@ async def _answered(
     except AuditUnavailable:
         delattr(request.state, AUDIT_REQUEST)
         return _unavailable()
+    remember_card(request_id)
     return Response(body, media_type="application/json", headers={AUDIT_HEADER: request_id})
 
 

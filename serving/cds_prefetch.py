@@ -28,6 +28,8 @@ PREFETCH = {
     "medications": f"MedicationStatement?patient={PATIENT_TOKEN}"
     "&_include=MedicationStatement:medication",
 }
+# resources about no patient (a Medication is the drug itself): no subject to check
+UNSCOPED = ("Medication",)
 
 
 class HookProblem(Exception):
@@ -89,42 +91,86 @@ def prefetched_resources(call: dict) -> list[dict]:
 def _unpacked(key: str, value: Any) -> list[dict]:
     if value is None:
         return []
-    kind = value.get("resourceType") if isinstance(value, dict) else None
+    where = f"prefetch.{key}"
+    kind = _kind(value, where)
     if kind == "OperationOutcome":
-        raise HookProblem(
-            412, "incomplete", f"prefetch.{key}: the client could not fetch it", [f"prefetch.{key}"]
-        )
+        raise HookProblem(412, "incomplete", f"{where}: the client could not fetch it", [where])
     if kind != "Bundle":
-        if kind is None:
-            raise HookProblem(400, "structure", f"prefetch.{key} is not a FHIR resource")
         return [value]
-    if any(link.get("relation") == "next" for link in value.get("link") or ()):
+    if any(link.get("relation") == "next" for link in _objects(value, "link", where)):
         raise HookProblem(
             412,
             "incomplete",
-            f"prefetch.{key} is paginated: IL2Select fetches no further page; send the "
-            "whole result",
-            [f"prefetch.{key}"],
+            f"{where} is paginated: IL2Select fetches no further page; send the whole result",
+            [where],
         )
-    entries = [entry.get("resource") for entry in value.get("entry") or ()]
+    resources = []
+    for i, entry in enumerate(_objects(value, "entry", where)):
+        if entry.get("resource") is not None:
+            resources.append((entry["resource"], f"{where}.entry[{i}].resource"))
     # a search may carry OperationOutcomes of its own (search.mode "outcome"): not data
-    return [
-        r for r in entries if isinstance(r, dict) and r.get("resourceType") != "OperationOutcome"
-    ]
+    return [r for r, at in resources if _kind(r, at) != "OperationOutcome"]
+
+
+def _kind(value: Any, where: str) -> str:
+    """A resource's type; 400 naming ``where`` when it is no FHIR resource."""
+    kind = value.get("resourceType") if isinstance(value, dict) else None
+    if not isinstance(kind, str) or not kind:
+        raise HookProblem(
+            400, "structure", f"{where} is not a FHIR resource (no resourceType)", [where]
+        )
+    return kind
+
+
+def _objects(bundle: dict, field: str, where: str) -> list[dict]:
+    """A Bundle's ``link`` or ``entry``: a list of objects, else 400 naming it."""
+    items = bundle.get(field)
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise HookProblem(
+            400, "structure", f"{where}.{field} must be an array", [where + "." + field]
+        )
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            at = f"{where}.{field}[{i}]"
+            raise HookProblem(400, "structure", f"{at} must be an object, not {item!r:.40}", [at])
+    return items
 
 
 def _check_subject(resource: dict, patient_id: str) -> None:
-    """A resource about another patient would put their data in this patient's answer."""
-    if resource.get("resourceType") == "Patient":
+    """A resource about another patient, or about no patient it names, would put someone
+    else's data in this patient's answer: every patient-scoped resource's ``subject`` (or
+    ``patient``) must reference ``Patient/<context.patientId>`` (relative or absolute)."""
+    kind, name = resource["resourceType"], f"{resource['resourceType']}/{resource.get('id')}"
+    if kind == "Patient":
         if resource.get("id") != patient_id:
             raise HookProblem(400, "invalid", "prefetch.patient is not context.patientId")
         return
-    for field in ("subject", "patient"):
-        reference = str((resource.get(field) or {}).get("reference", ""))
-        if "Patient/" in reference and reference.split("/")[-2:] != ["Patient", patient_id]:
-            raise HookProblem(
-                400,
-                "invalid",
-                f"{resource.get('resourceType')}/{resource.get('id')} is about {reference}, "
-                f"not Patient/{patient_id}",
-            )
+    if kind in UNSCOPED:
+        return
+    field = "subject" if "subject" in resource else "patient"
+    subject = resource.get(field)
+    if not isinstance(subject, dict) and subject is not None:
+        raise HookProblem(
+            400, "structure", f"{name}: {field} must be a Reference object, not {subject!r:.40}"
+        )
+    reference = (subject or {}).get("reference")
+    if not isinstance(reference, str) or not _is_patient(reference, patient_id):
+        shown = (
+            f"about {reference!r:.80}" if reference is not None else f"without {field}.reference"
+        )
+        raise HookProblem(
+            400,
+            "invalid",
+            f"{name} is {shown}, not Patient/{patient_id}: every resource but Patient and "
+            "Medication must reference this patient",
+        )
+
+
+def _is_patient(reference: str, patient_id: str) -> bool:
+    """``Patient/<id>``, an absolute URL ending in it, or either with ``/_history/<v>``."""
+    parts = reference.split("/")
+    if len(parts) >= 4 and parts[-2] == "_history":
+        parts = parts[:-2]
+    return parts[-2:] == ["Patient", patient_id]

@@ -7,11 +7,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from model.settings import get_settings
-from serving.auth import LiveTokens, TokenStore
+from serving.auth import LiveTokens, TokenStore, bearer_token
 from serving.cds_auth import CdsAuthError, CdsClients, looks_like_jwt
 from serving.delivery import Delivery
 from serving.gctune import trim_heap
@@ -36,6 +37,7 @@ FHIR_JSON = "application/fhir+json"
 PARSED_BODY = "il2select_parsed_body"  # scope["state"] key: the body as the guard checked it
 FHIR_SOURCES = "il2select_fhir_sources"  # scope["state"] key: the resources an input came from
 
+logger = logging.getLogger("il2select.guard")
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict]]
 Send = Callable[[dict], Awaitable[None]]
@@ -168,7 +170,8 @@ class GuardMiddleware:
         sent) or the client went away."""
         try:
             return await self._checked_body(scope, receive, path, limit or self.max_body_bytes)
-        except RequestProblem as problem:
+        except Exception as exc:  # noqa: BLE001  (a body no check foresaw: 422, never 500)
+            problem = exc if isinstance(exc, RequestProblem) else _unforeseen(exc)
             await send_json(
                 send,
                 problem.status,
@@ -180,7 +183,7 @@ class GuardMiddleware:
     def _identify(self, scope: Scope, path: str) -> tuple[str | None, str]:
         """The caller's token id (a REST token's, or ``cds:<issuer>`` for a CDS client's
         JWT on a CDS route), or None and why."""
-        token = _bearer(scope)
+        token = bearer_token(scope)
         if token is None:
             return None, "no bearer token (Authorization: Bearer <JWT>)"
         token_id = self.tokens.identify(token)
@@ -190,8 +193,8 @@ class GuardMiddleware:
             return None, "the bearer token is neither a JWT nor a known token"
         try:
             return self.cds.verify(token, path), ""
-        except CdsAuthError as exc:
-            return None, str(exc)
+        except Exception as exc:  # noqa: BLE001  (whatever a hostile token does: 401)
+            return None, str(exc) if isinstance(exc, CdsAuthError) else "an unreadable JWT"
 
     async def _checked_body(
         self, scope: Scope, receive: Receive, path: str, limit: int
@@ -220,14 +223,6 @@ class GuardMiddleware:
         return body
 
 
-def _bearer(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-    return None
-
-
 async def _refuse(send: Send, path: str, why: str) -> None:
     """401: nothing more on the REST API; on a CDS route, an OperationOutcome naming what
     failed (a CDS client's integrator needs it; it names no key material)."""
@@ -236,6 +231,11 @@ async def _refuse(send: Send, path: str, why: str) -> None:
         return
     outcome = operation_outcome("security", f"unauthorized: {why}")
     await send_json(send, 401, outcome, [(b"www-authenticate", b'Bearer error="invalid_token"')])
+
+
+def _unforeseen(exc: Exception) -> RequestProblem:
+    logger.exception("a request body no check foresaw (answered 422)", exc_info=exc)
+    return RequestProblem(422, _problem(f"the body cannot be read ({type(exc).__name__})"))
 
 
 def _problem(error: str):

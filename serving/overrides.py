@@ -72,6 +72,9 @@ async def _call_with_timeout(self, scope, receive, send) -> None:
         await send(message)
 
     task = asyncio.ensure_future(self.app(scope, receive, _send), loop=loop)
+    # a request that fails before it sends anything ends the wait too (else it would
+    # hang to the timeout and its error would never be seen): ``await task`` raises it
+    task.add_done_callback(lambda _: waiter.done() or waiter.set_result(None))
     try:
         await waiter
     except TimeoutError:

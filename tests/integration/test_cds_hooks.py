@@ -269,10 +269,11 @@ def test_feedback_is_written_beside_its_answer(cds, clinic):
     response = call(cds, {"feedback": [item]}, path=SERVICE_PATH + "/feedback")
     assert response.status_code == 200, response.text
     note = note_of(cds, request_id, "cds_feedback")
-    assert note["note"] == item and note["token_id"] == f"cds:{SANDBOX}"
+    assert note["note"] == {**item, "card_known": True}
+    assert note["token_id"] == f"cds:{SANDBOX}"
     exported = run_cli(clean_env(), REPO, "audit", "export", "--db", str(cds.audit_db), "--notes")
     assert exported.returncode == 0, exported.stderr
-    assert item in [json.loads(line)["note"] for line in exported.stdout.splitlines()]
+    assert note["note"] in [json.loads(line)["note"] for line in exported.stdout.splitlines()]
     bad = call(cds, {"feedback": [{**item, "outcome": "maybe"}]}, path=SERVICE_PATH + "/feedback")
     assert bad.status_code == 400 and bad.json()["resourceType"] == "OperationOutcome"
 

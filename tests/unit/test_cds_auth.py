@@ -95,6 +95,10 @@ def test_the_public_url_may_end_with_a_slash():
         (lambda: sandbox_jwt(iat=int(time.time()) + 600), "future"),
         (lambda: sandbox_jwt(exp=int(time.time()) + 7200), "too long a life"),
         (lambda: "not-a-jwt.at.all", "not a well-formed JWT"),
+        (lambda: sandbox_jwt(exp=str(int(time.time()) + 300)), "exp must be a number"),
+        (lambda: sandbox_jwt(iat=str(int(time.time()))), "iat must be a number"),
+        (lambda: sandbox_jwt(jti=""), "jti must be a text of 1 to"),
+        (lambda: sandbox_jwt(jti="j" * 257), "jti must be a text of 1 to"),
     ],
     ids=[
         "expired",
@@ -107,6 +111,10 @@ def test_the_public_url_may_end_with_a_slash():
         "iat-in-the-future",
         "lives-too-long",
         "garbage",
+        "exp-as-text",  # PyJWT reads it with int(): it must still not reach arithmetic
+        "iat-as-text",
+        "empty-jti",
+        "jti-too-long",  # the replay cache holds every jti until exp: bounded
     ],
 )
 def test_refusals(clients, token, words):
@@ -128,6 +136,13 @@ def test_alg_none_is_refused(clients):
         {"alg": "none", "typ": "JWT", "kid": sandbox_key()["kid"]}, claims_now(), None
     )
     with pytest.raises(CdsAuthError, match="alg 'none' is refused"):
+        clients.verify(token, SERVICE_PATH)
+
+
+@pytest.mark.parametrize("alg", [[], {}, ["ES384"], 384])
+def test_an_alg_that_is_not_text_is_refused_not_a_crash(clients, alg):
+    token = hand_signed({"alg": alg, "kid": sandbox_key()["kid"]}, claims_now(), None)
+    with pytest.raises(CdsAuthError, match="is refused"):
         clients.verify(token, SERVICE_PATH)
 
 

@@ -49,6 +49,8 @@ def is_read(raw: Any) -> bool:
     if not isinstance(raw, dict):
         return True
     kind = raw.get("resourceType")
+    if not isinstance(kind, str):
+        return True  # validated, and so named as invalid
     if kind not in READ_TYPES:
         return not _is_fhir_type(kind)
     if kind == "Observation" and isinstance(raw.get("code"), dict):

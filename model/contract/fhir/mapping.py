@@ -101,6 +101,7 @@ def patient_from_resources(
     evidence = _read(models, on)
     outcomes = settle_columns(evidence, on)
     outcomes.update(_demographics(patient, on))
+    outcomes.update(_contradicted(patients))
     values, unknown = _row(outcomes, evidence, tainted)
     values["patient_id"] = _patient_label(patient)
     used = _used([ref_of(patient, None)] if patient else [], outcomes)
@@ -197,6 +198,22 @@ def _demographics(patient: Any, on: date) -> dict[str, Outcome]:
     else:
         sex = Outcome(None, ref, f"gender {patient.gender or 'absent'}")
     return {"age_years": age, "sex": sex}
+
+
+def _contradicted(patients: list) -> dict[str, Outcome]:
+    """Copies of the Patient that disagree on birthDate or gender: that column unknown,
+    naming every copy (none wins by coming first)."""
+    outcomes = {}
+    for column, attribute in (("age_years", "birthDate"), ("sex", "gender")):
+        said = [getattr(p, attribute) for p in patients]
+        if len({str(v) for v in said}) > 1:
+            copies = "; ".join(
+                f"Patient/{p.id} (copy {i + 1}) {attribute} {v or 'absent'}"
+                for i, (p, v) in enumerate(zip(patients, said, strict=True))
+            )
+            refs = tuple(ref_of(p, None) for p in patients)
+            outcomes[column] = Outcome(None, refs, f"contradictory Patient resources: {copies}")
+    return outcomes
 
 
 def _row(outcomes: dict[str, Outcome], evidence: Evidence, tainted: dict) -> tuple[dict, dict]:

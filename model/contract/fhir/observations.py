@@ -102,7 +102,7 @@ def _score(answers: dict[str, int]):
         )
         value = obs.valueInteger if obs.valueInteger is not None else answer
         if value is None and obs.valueQuantity is not None and obs.valueQuantity.value is not None:
-            value = int(obs.valueQuantity.value) if obs.valueQuantity.value % 1 == 0 else None
+            value = _whole(obs.valueQuantity.value)
         stated = next(
             (answers[c] for s, c in codings(obs.interpretation) if s == LOINC and c in answers),
             None,
@@ -225,3 +225,12 @@ READERS = {
     "granular": _amount("percent"),
     "stress_test": _stress,
 }
+
+
+def _whole(number) -> int | None:
+    """A score given as a quantity: its value when whole and of a score's size (1e300 and
+    the like are no score: unknown)."""
+    try:
+        return int(number) if abs(number) <= 1000 and number % 1 == 0 else None
+    except (ArithmeticError, ValueError):
+        return None

@@ -14,6 +14,7 @@ from model.contract.fhir.codes import ATC, ICD10, ICDO3
 
 SUBJECT_FIELDS = ("subject", "patient")
 _ERRORS_SHOWN = 2
+MAX_DEPTH = 32  # FHIR resources nest a dozen levels (extensions on extensions at most)
 
 
 def validate(raw: Any) -> tuple[Any, str | None]:
@@ -27,8 +28,12 @@ def validate(raw: Any) -> tuple[Any, str | None]:
         model = get_fhir_model_class(str(kind))
     except ValueError:
         return None, f"unknown resourceType {kind!r}"
+    if _depth(raw) > MAX_DEPTH:  # a parser's recursion, not a clinical record: refused
+        return None, f"nested deeper than {MAX_DEPTH} levels"
     try:
         return model.model_validate(raw), None
+    except (RecursionError, ArithmeticError) as exc:
+        return None, f"cannot be validated ({type(exc).__name__})"
     except ValidationError as exc:
         problems = [
             f"{'.'.join(str(p) for p in e['loc']) or '(resource)'}: {e['msg']}"
@@ -36,6 +41,14 @@ def validate(raw: Any) -> tuple[Any, str | None]:
         ]
         more = exc.error_count() - len(problems)
         return None, "; ".join(problems) + (f" (and {more} more)" if more > 0 else "")
+
+
+def _depth(value: Any, level: int = 0) -> int:
+    """How deep ``value`` nests (stops counting past ``MAX_DEPTH``)."""
+    if level > MAX_DEPTH or not isinstance(value, dict | list):
+        return level
+    items = value.values() if isinstance(value, dict) else value
+    return max((_depth(item, level + 1) for item in items), default=level)
 
 
 def resource_label(raw: dict) -> str:
