@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import psutil
 from rich.console import Console
 from rich.table import Table
 
@@ -69,29 +68,18 @@ def patients(n: int, seed: int = 5) -> pd.DataFrame:
 
 def run(command: list[str], env: dict, cwd: Path) -> tuple[float, subprocess.CompletedProcess]:
     """``il2select COMMAND`` timed to completion; it and everything it started is killed
-    if this is interrupted or fails."""
+    if this is interrupted or times out (``run_cli``)."""
+    from tests.integration.service_fixtures import run_cli
+
     start = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "il2select", *command],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=cwd,
-        env=env,
-    )
-    try:
-        out, err = process.communicate(timeout=TIMEOUT_S)
-    finally:
-        if process.poll() is None:
-            family = [psutil.Process(process.pid), *psutil.Process(process.pid).children(True)]
-            for member in family:
-                member.kill()
-            psutil.wait_procs(family, timeout=30)
+    done = run_cli(env, cwd, *command, timeout=TIMEOUT_S)
     seconds = time.perf_counter() - start
     LOAD[command[0]] = os.getloadavg()[1]  # 5-minute load average: other work on the machine
-    if process.returncode not in (0, 1) or " rows in: " not in err:  # 1: bad rows, reported
-        raise RuntimeError(f"il2select {command[0]} exited {process.returncode}:\n{err[-4000:]}")
-    return seconds, subprocess.CompletedProcess(command, process.returncode, out, err)
+    if done.returncode not in (0, 1) or " rows in: " not in done.stderr:  # 1: bad rows
+        raise RuntimeError(
+            f"il2select {command[0]} exited {done.returncode}:\n{done.stderr[-4000:]}"
+        )
+    return seconds, done
 
 
 def spark_parts(folder: Path) -> pd.DataFrame:

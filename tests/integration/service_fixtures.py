@@ -63,8 +63,9 @@ def clean_env(**extra: str) -> dict:
 
 
 def run_cli(env: dict, cwd: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    """``il2select ARGS`` to completion. On a timeout the command and everything it started
-    is killed (``serve`` becomes BentoML, whose workers run in sessions of their own)."""
+    """``il2select ARGS`` to completion. On a timeout (or an interruption) the command and
+    everything it started is killed (``serve`` becomes BentoML, whose workers run in
+    sessions of their own)."""
     command = [sys.executable, "-m", "il2select", *args]
     process = subprocess.Popen(
         command,
@@ -76,10 +77,10 @@ def run_cli(env: dict, cwd: Path, *args: str, timeout: float = 600) -> subproces
     )
     try:
         out, err = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        kill_family(process.pid)
-        process.communicate()
-        raise
+    finally:
+        if process.poll() is None:  # timed out or interrupted: nothing of it left running
+            kill_family(process.pid)
+            process.communicate()
     return subprocess.CompletedProcess(command, process.returncode, out, err)
 
 
