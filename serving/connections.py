@@ -20,7 +20,6 @@ written for uvicorn 0.3x-0.54's ``HttpToolsProtocol`` and refuses another versio
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 
 import uvicorn
@@ -47,16 +46,6 @@ HOOKED = (
     "on_response_complete",
 )
 _ORIGINAL: dict = {}  # uvicorn's own methods, called by the hooks
-
-
-def share_accepts_between_workers() -> None:
-    """Let every worker take its share of new connections. The workers listen on one shared
-    socket, and libuv (uvloop) accepts every pending connection at once: the first worker
-    to wake took all 16 keep-alive connections of a load and the second none (measured: 106 %
-    CPU against 0.1 %; 2 workers 0.97x one). ``UV_TCP_SINGLE_ACCEPT`` makes libuv accept one
-    connection and yield, so the others reach the other worker (312 req/s against 189 on
-    2 cores). Read by libuv when the worker starts listening: set before that, at import."""
-    os.environ.setdefault("UV_TCP_SINGLE_ACCEPT", "1")
 
 
 def install_connection_limits(limits: ConnectionLimits) -> None:

@@ -23,11 +23,7 @@ from serving.auth import TokenConfigError, load_tokens
 from serving.batching import MicroBatcher
 from serving.cds_auth import CdsClients
 from serving.cds_hooks import CdsCors
-from serving.connections import (
-    ConnectionLimits,
-    install_connection_limits,
-    share_accepts_between_workers,
-)
+from serving.connections import ConnectionLimits, install_connection_limits
 from serving.delivery import AUDIT_HEADER, AUDIT_REQUEST
 from serving.gctune import freeze_permanent_objects, watch_gc_pauses
 from serving.guard import FHIR_SOURCES, GuardMiddleware
@@ -285,7 +281,6 @@ def _unprocessable(ctx: bentoml.Context, exc: ContractError) -> Response:
     return JSONResponse(problem.model_dump(mode="json"), status_code=422)
 
 
-share_accepts_between_workers()  # at import: before the worker's server listens
 IL2Select.add_asgi_middleware(CdsCors)  # outside the guard: a CORS preflight has no token
 IL2Select.add_asgi_middleware(GuardMiddleware)
 IL2Select.mount_asgi_app(create_web_app(), path="/")
