@@ -304,7 +304,11 @@ def worker_scaling(svc: Launched, env: dict, rec: list[bytes], folder: Path, pha
     two = launch(SERVICE_COMMAND, two_env, "/readyz", folder / "service-2-workers.log")
     try:
         run_load(HOST, two.port, rec, concurrency=4, duration_s=3)  # warm-up, both workers
+        workers = [p for p in two.family() if "_bentoml_impl.worker" in " ".join(p.cmdline())]
+        before = [sum(w.cpu_times()[:2]) for w in workers]
         two_rate = run_load(HOST, two.port, rec, concurrency=16, duration_s=phase_s).rate
+        split = [sum(w.cpu_times()[:2]) - b for w, b in zip(workers, before, strict=True)]
+        console.print(f"2 workers: CPU seconds per worker {[round(s, 1) for s in split]}")
     finally:
         two.stop()
     again = launch(SERVICE_COMMAND, env, "/readyz", folder / "service-again.log")
