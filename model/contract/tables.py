@@ -243,6 +243,8 @@ def _pairs(columns: list[str], values: tuple) -> str:
 
 
 def _show(value: object) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    """A cell as an error message names it: a missing one (None, NaN, pandas' NA of a
+    nullable column, NaT) as "(empty)", never as "<NA>"."""
+    if value is None or (not isinstance(value, list | tuple | np.ndarray) and pd.isna(value)):
         return "(empty)"
     return str(value)

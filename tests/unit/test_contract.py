@@ -161,3 +161,19 @@ def test_an_enormous_number_is_a_validation_error_not_a_crash():
     with pytest.raises(ValidationError) as caught:
         Patient(**{**patient_example(), "ecog": 10**400})
     assert caught.value.errors()[0]["loc"] == ("ecog",)
+
+
+def test_a_missing_cell_of_a_nullable_column_is_named_empty_not_na():
+    """A Parquet written from pandas' nullable dtypes reads back with ``pd.NA``: the reason
+    names it "(empty)", as for a CSV's empty cell (it said "<NA>")."""
+    import pandas as pd
+
+    from model.contract.patient import patient_example
+    from model.contract.tables import validate_table
+
+    frame = pd.DataFrame([patient_example(), patient_example()])
+    frame["met_lung"] = pd.array([True, None], dtype="boolean")
+    reasons = validate_table(frame).reasons_by_row().to_dict()
+    assert reasons == {
+        2: "met_lung=(empty): must not be empty (only the inputs the brief lists may be unknown)"
+    }
