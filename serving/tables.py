@@ -1,5 +1,5 @@
 """Reading and writing patient tables (CSV or Parquet, by extension) in chunks; a folder
-is read as a FHIR Bulk Data export (``model.contract.fhir.bulk``: one row per Patient).
+is read as a FHIR Bulk Data export (``serving.fhir_bulk``: one row per Patient).
 
 CSV cells are read as text so that validation sees exactly what the file holds and the
 output repeats every input cell unchanged; a FHIR export gives the same text cells.
@@ -55,7 +55,7 @@ def read_chunks(
         raise ContractError(f"{path}: no such file", value=str(path), rule="file exists")
     kind = table_format(path)
     if kind == FHIR_FOLDER:
-        from model.contract.fhir.bulk import read_bulk_export
+        from serving.fhir_bulk import read_bulk_export
 
         yield read_bulk_export(path, reference_date)
         return

@@ -15,9 +15,9 @@ from data.synthetic.fhir_export import bundle_of, table_resources, write_bulk_ex
 from model.contract.columns import COLUMNS, FEATURE_COLUMNS
 from model.contract.errors import ContractError
 from model.contract.fhir import patient_from_resources, patients_from_bundle
-from model.contract.fhir.bulk import read_bulk_export
 from model.contract.patient import Patient
 from model.contract.tables import validate_table
+from serving.fhir_bulk import read_bulk_export
 from serving.tables import TableWriter, read_table
 from tests.conftest import SAMPLES
 

@@ -6,7 +6,9 @@ Beside the contract columns each row carries ``fhir_unknown`` (column: why it is
 and what would settle it), ``fhir_resources`` (the resources the row rests on, with their
 dates) and ``fhir_invalid`` (resources that are not valid FHIR R4). The export is read
 whole (a clinic's list, not a registry: a million patients would need streaming by
-patient, which NDJSON split by type does not allow without an index).
+patient, which NDJSON split by type does not allow without an index). Reading files is
+table I/O, so it lives here beside ``serving.tables``; the mapping of one patient's
+resources stays in the core (``model.contract.fhir``).
 """
 
 from __future__ import annotations
