@@ -90,9 +90,13 @@ class PostgreSQL:
         self.folder.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(self.folder, "postgres", "postgres")
-        self._run(pg_bin("initdb"), "-D", str(self.data), "-U", PG_USER, "-A", "trust", "-E",
-                  "UTF8", "--no-sync")  # fmt: skip
-        return self.start()
+        try:
+            self._run(pg_bin("initdb"), "-D", str(self.data), "-U", PG_USER, "-A", "trust",
+                      "-E", "UTF8", "--no-sync")  # fmt: skip
+            return self.start()
+        except BaseException:  # nothing left behind: no server, no folder
+            self.remove()
+            raise
 
     def start(self) -> PostgreSQL:
         options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
