@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from model.recommend.answer import SCOPE
+from model.rules.eligibility import RULE_TEXT
 
 MAX_SUMMARY_CHARS = 139  # the specification: "<140-character"
 ANSWER_EXTENSION = "org.il2select.answer"
@@ -160,4 +161,5 @@ def _section(title: str, items: list[Any]) -> list[str]:
 
 
 def _names(codes: list[str]) -> list[str]:
-    return [f"`{code}`" for code in codes]  # the rules' names, as the answer gives them
+    """Each rule in words, with its name as the answer gives it."""
+    return [f"{RULE_TEXT.get(code, code)} (`{code}`)" for code in codes]

@@ -80,6 +80,24 @@ CAUTIONS: dict[str, tuple[Rule, Callable[..., np.ndarray]]] = {
     "metastatic_organs_3_plus": (_organs_3_plus, any_of),
 }
 
+# what a clinician reads for each rule's name (cards, tables): the brief's words
+RULE_TEXT: dict[str, str] = {
+    "ecog_above_1": "ECOG performance status above 1",
+    "fev1_low": "FEV1 under 2 L or under 75 % predicted",
+    "cardiac_stress_abnormal": "abnormal cardiac stress test",
+    "cardiac_disease": "cardiac disease",
+    "creatinine_above_1_5": "creatinine above 1.5 mg/dL",
+    "active_infection": "active infection",
+    "organ_allograft": "organ allograft",
+    "brain_mets_untreated": "untreated brain metastases",
+    "steroids_last_4_weeks": "systemic steroids in the last 4 weeks",
+    "chemo_radio_last_6_weeks": "chemotherapy or radiotherapy in the last 6 weeks",
+    "prior_tki": "prior VEGF-TKI (IL-2 less safe after a TKI)",
+    "tki_washout_under_8_weeks": "under 8 weeks since the last TKI dose",
+    "stress_echo_required": "stress echocardiogram required before IL-2",
+    "age_over_60": "age over 60",
+    "metastatic_organs_3_plus": "metastases in 3 or more organs",
+}
 
 Evaluated = dict[str, tuple[np.ndarray, tuple[Atom, ...]]]
 

@@ -240,3 +240,9 @@ def test_cors_only_on_the_cds_routes():
     cors = CdsCors(app=None, origins=["https://sandbox.cds-hooks.org"])
     assert cors.cors.allow_origins == ["https://sandbox.cds-hooks.org"]
     assert "authorization" in cors.cors.allow_headers
+
+
+def test_every_rule_a_card_can_name_has_words_for_a_clinician():
+    from model.rules.eligibility import CAUTIONS, CONTRAINDICATIONS, RULE_TEXT
+
+    assert set(RULE_TEXT) == set(CONTRAINDICATIONS) | set(CAUTIONS)
