@@ -23,6 +23,7 @@ from rich.console import Console
 import serving
 from model.settings import Settings, get_settings
 from serving.auth import create_token, is_loopback, load_tokens
+from serving.listener import SERVE_COMMAND, PortInUse, check_port_free
 
 EXIT_REFUSED = 2
 EXIT_NO_CHAMPION = 3
@@ -62,13 +63,21 @@ def serve(
     if tokens_file is not None:
         settings = settings.model_copy(update={"tokens_file": tokens_file.resolve()})
     host = listen_address(host)  # what BentoML takes: an IP address
+    _ensure_port_free(host, port)  # before training: a busy port is known at once
     _ensure_audit(settings)
     _ensure_token(settings, host)
     _ensure_champion(settings, train, train_n, train_seed)
     err.print(f"serving on {base_url(host, port)}", highlight=False)
     sys.stderr.flush()
-    command = [sys.executable, "-m", "bentoml", "serve", "serving.service:IL2Select"]
-    command += ["--host", host, "--port", str(port), "--working-dir", str(SOURCE_DIR)]
+    command = [
+        *SERVE_COMMAND,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--working-dir",
+        str(SOURCE_DIR),
+    ]
     raise typer.Exit(run_instance(command, service_environment(settings, workers)))
 
 
@@ -113,6 +122,17 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # another user's process
         return True
     return True
+
+
+def _ensure_port_free(host: str, port: int) -> None:
+    """Workers listen with ``SO_REUSEPORT`` (``serving/listener.py``), which would let a
+    second server share a port silently: a port in use is a clear exit 2."""
+    family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+    try:
+        check_port_free(host, port, family)
+    except PortInUse as exc:
+        err.print(f"[red]cannot serve:[/red] {exc}", highlight=False)
+        raise typer.Exit(EXIT_REFUSED) from None
 
 
 def listen_address(host: str) -> str:

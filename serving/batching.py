@@ -3,9 +3,14 @@
 The model is vectorised: most of one patient's ~2 ms is the fixed cost of numpy calls on
 one-element arrays, paid again for every patient. Requests that arrive while the loop is
 busy computing are answered together in the next batch (each answer is the patient's own:
-``Recommender.recommend_records``), so under load that cost is paid once per batch. A
-lone request waits for no one: its batch is computed on the next turn of the loop, without
-a timer.
+``Recommender.recommend_records``), so under load that cost is paid once per batch.
+
+Requests that arrive together reach the batcher over several turns of the loop (each passes
+the middleware's awaits first), so a batch is held open while requests keep joining it: it
+is computed once ``QUIET_TURNS`` turns in a row bring no one new (or it is full, or
+``MAX_TURNS`` have passed). No timer: an idle loop turns in microseconds, so a lone request
+waits ~0.1 ms. Measured (16 keep-alive clients, one worker): the mean batch grew from 2.0
+to ~10 patients and throughput from ~200 to ~330 requests/s (``bench.serving``).
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 MAX_BATCH = 32  # the batch's own latency stays ~15 ms: larger batches save little more
+QUIET_TURNS = 16  # turns of the loop without a newcomer that close a batch
+MAX_TURNS = 64  # a batch is never held open longer
 
 
 class MicroBatcher(Generic[Item, Result]):
@@ -47,10 +54,18 @@ class MicroBatcher(Generic[Item, Result]):
         future = loop.create_future()
         self._pending.append((item, future))
         if not self._scheduled:
-            # after the callbacks already due: requests read in the same turn join in
             self._scheduled = True
-            loop.call_soon(self._flush)
+            loop.call_soon(self._gather, loop, len(self._pending), 0, 0)
         return await future
+
+    def _gather(self, loop: asyncio.AbstractEventLoop, seen: int, quiet: int, turns: int):
+        """Hold the batch open while requests keep joining it (see the module's note)."""
+        waiting = len(self._pending)
+        quiet = 0 if waiting > seen else quiet + 1
+        if waiting >= self._max_batch or quiet >= QUIET_TURNS or turns >= MAX_TURNS:
+            self._flush()
+        else:
+            loop.call_soon(self._gather, loop, waiting, quiet, turns + 1)
 
     def _flush(self) -> None:
         batch = self._pending[: self._max_batch]

@@ -27,6 +27,7 @@ from serving.connections import ConnectionLimits, install_connection_limits
 from serving.delivery import AUDIT_HEADER, AUDIT_REQUEST
 from serving.gctune import freeze_permanent_objects, watch_gc_pauses
 from serving.guard import FHIR_SOURCES, GuardMiddleware
+from serving.listener import listen_on_own_socket
 from serving.logs import redact_request_values
 from serving.overrides import install_bentoml_overrides
 from serving.schemas import (
@@ -107,6 +108,7 @@ class IL2Select:
         )
         freeze_permanent_objects()  # the p99 stall: see serving/gctune.py
         watch_gc_pauses()
+        listen_on_own_socket()  # last: connections come once this worker can answer them
 
     @bentoml.on_startup
     async def freeze_after_warm_up(self) -> None:

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from serving.batching import MicroBatcher
+from serving.batching import MAX_TURNS, QUIET_TURNS, MicroBatcher
 
 
 class Doubler:
@@ -34,7 +34,7 @@ def test_concurrent_items_are_computed_in_one_batch_each_with_its_own_result():
     assert sizes == [10]
 
 
-def test_a_lone_item_is_computed_on_the_next_turn_of_the_loop():
+def test_a_lone_item_is_computed_without_waiting_for_another():
     compute = Doubler()
 
     async def main():
@@ -45,6 +45,53 @@ def test_a_lone_item_is_computed_on_the_next_turn_of_the_loop():
 
     assert asyncio.run(main()) == (2, 4)
     assert compute.calls == [[1], [2]]
+
+
+async def _arrive_after(batcher: MicroBatcher, item: int, turns: int):
+    """An item that reaches the batcher ``turns`` turns of the loop late (as a request
+    does after the middleware's awaits)."""
+    for _ in range(turns):
+        await asyncio.sleep(0)
+    return await batcher.submit(item)
+
+
+def test_items_arriving_over_several_turns_of_the_loop_join_one_batch():
+    compute = Doubler()
+
+    async def main():
+        batcher = MicroBatcher(compute)
+        # each newcomer within QUIET_TURNS of the one before
+        late = [_arrive_after(batcher, i, 3 * i) for i in range(8)]
+        return await asyncio.gather(*late)
+
+    assert asyncio.run(main()) == [2 * i for i in range(8)]
+    assert compute.calls == [list(range(8))]
+
+
+def test_a_batch_closes_after_quiet_turns_and_latecomers_form_the_next():
+    compute = Doubler()
+
+    async def main():
+        batcher = MicroBatcher(compute)
+        late = [_arrive_after(batcher, 0, 0), _arrive_after(batcher, 1, QUIET_TURNS + 5)]
+        return await asyncio.gather(*late)
+
+    assert asyncio.run(main()) == [0, 2]
+    assert compute.calls == [[0], [1]]
+
+
+def test_a_batch_is_never_held_open_beyond_max_turns():
+    """A stream of newcomers, one every turn, does not starve the first of them."""
+    compute = Doubler()
+
+    async def main():
+        batcher = MicroBatcher(compute, max_batch=10_000)
+        return await asyncio.gather(*(_arrive_after(batcher, i, i) for i in range(3 * MAX_TURNS)))
+
+    asyncio.run(main())
+    assert compute.calls[0][0] == 0
+    assert MAX_TURNS - 1 <= len(compute.calls[0]) <= MAX_TURNS + 2
+    assert sorted(sum(compute.calls, [])) == list(range(3 * MAX_TURNS))
 
 
 def test_batches_are_capped_and_the_rest_follows():

@@ -1,0 +1,98 @@
+"""Several workers share the load (``serving/listener.py``): each listens on a socket of its
+own, so keep-alive connections that arrive together reach both; a second server on the
+same port is refused instead of silently sharing it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from urllib.parse import urlsplit
+
+import httpx
+import psutil
+
+from model.contract.patient import patient_example
+from tests.integration.service_fixtures import (  # noqa: F401  (fixtures)
+    REPO,
+    champion_tracking_uri,
+    run_cli,
+    start_server,
+)
+
+CONNECTIONS = 16
+
+
+def _workers(process) -> list[psutil.Process]:
+    family = psutil.Process(process.pid).children(recursive=True)
+    return [p for p in family if "_bentoml_impl.worker" in " ".join(p.cmdline())]
+
+
+def _sockets(worker: psutil.Process, port: int, status: str) -> int:
+    return sum(
+        1
+        for c in worker.net_connections(kind="tcp")
+        if c.laddr and c.laddr.port == port and c.status == status
+    )
+
+
+def _listening_inode(worker: psutil.Process, port: int) -> str:
+    (fd,) = (
+        c.fd
+        for c in worker.net_connections(kind="tcp")
+        if c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN
+    )
+    return os.readlink(f"/proc/{worker.pid}/fd/{fd}")  # "socket:[inode]"
+
+
+def test_two_workers_each_listen_and_both_take_connections(tmp_path, champion_tracking_uri):
+    two = {"BENTOML_CONFIG_OPTIONS": "services.il2select.workers=2"}
+    server = start_server(champion_tracking_uri, tmp_path / "two", extra_env=two)
+    port = urlsplit(server.url).port
+    clients = []
+    try:
+        workers = _workers(server.process)
+        assert len(workers) == 2
+        # /readyz answers once one worker is ready; each listens once it can answer
+        deadline = time.monotonic() + 60
+        while [_sockets(w, port, psutil.CONN_LISTEN) for w in workers] != [1, 1]:
+            assert time.monotonic() < deadline, "the second worker never listened"
+            time.sleep(0.2)
+        # sockets of their own, not one shared (the same socket has one inode)
+        assert len({_listening_inode(w, port) for w in workers}) == 2
+        # 16 keep-alive connections opened together, each kept open after its answer
+        for _ in range(CONNECTIONS):
+            client = server.client()
+            clients.append(client)
+            assert client.post("/recommend", json=patient_example()).status_code == 200
+        held = [_sockets(w, port, psutil.CONN_ESTABLISHED) for w in workers]
+        assert sum(held) == CONNECTIONS
+        # the kernel hashes each connection to a listener: all 16 on one worker has
+        # probability 2^-15; with one shared socket, the awake worker took them all
+        assert min(held) > 0, held
+
+        second = run_cli(server.env, REPO, "serve", "--port", str(port), timeout=60)
+        assert second.returncode == 2, second.stderr
+        assert f"127.0.0.1:{port} is in use" in second.stderr
+        # and the first server is untouched
+        assert clients[0].post("/recommend", json=patient_example()).status_code == 200
+    finally:
+        for client in clients:
+            client.close()
+        server.kill(signal.SIGTERM)
+
+
+def test_a_single_worker_listens_on_its_own_socket_and_answers(tmp_path, champion_tracking_uri):
+    server = start_server(champion_tracking_uri, tmp_path / "one")
+    port = urlsplit(server.url).port
+    try:
+        (worker,) = _workers(server.process)
+        assert _sockets(worker, port, psutil.CONN_LISTEN) == 1
+        # the supervisor holds the port without listening: nothing queues there unanswered
+        supervisor = psutil.Process(server.process.pid).children(recursive=True)
+        listeners = [p for p in supervisor if _sockets(p, port, psutil.CONN_LISTEN)]
+        assert [p.pid for p in listeners] == [worker.pid]
+        with httpx.Client(base_url=server.url, headers={"authorization": "Bearer x"}) as c:
+            assert c.get("/livez").status_code == 200
+    finally:
+        server.kill(signal.SIGTERM)
