@@ -8,11 +8,10 @@ specification forbids ``none`` and every HMAC), the signature, ``aud`` equal to 
 called (``IL2SELECT_PUBLIC_URL`` + path), ``exp`` and ``iat`` (a small leeway for clocks),
 and a ``jti`` not seen before within its lifetime.
 
-The replay cache is each worker's memory, kept until each token's ``exp``: a token replayed
-to another worker or replica within its few minutes of life is not caught. It is not kept in
-the audit database because a unique key there would fail the whole group of answers being
-committed with a replay, and a read before each call would add a round trip to every
-answer; CDS clients sign a fresh short-lived token per call, and TLS keeps it secret.
+Replays are caught twice: in the worker's memory (no I/O: a replay to the same worker, and
+the bound on live tokens), then in a table every worker and replica shares
+(``serving/cds_replays.py``, beside the audit log), so a token replayed to another worker
+or replica within its life is refused too.
 """
 
 from __future__ import annotations
@@ -26,6 +25,8 @@ from typing import Any
 
 import jwt
 
+from serving.cds_replays import ReplayStoreError, SharedReplays
+
 # CDS Hooks recommends ES384 and RS384; the sandbox signed with ES256 before it moved to
 # ES384. Asymmetric only: never "none", never HS* (a shared secret is no client identity)
 ALGORITHMS = frozenset({"ES256", "ES384", "ES512", "RS256", "RS384", "RS512"})
@@ -35,6 +36,7 @@ REQUIRED_CLAIMS = ["iss", "aud", "exp", "iat", "jti"]
 LEEWAY_S = 30  # clocks of client and service may differ by this much
 MAX_LIFETIME_S = 3600  # a token living longer than this is refused (bounds the replay cache)
 MAX_LIVE_TOKENS = 200_000
+REPLAYED = "this JWT (its jti) was used before: a replay"
 MAX_JTI_CHARS = 256  # a uuid is 36: the cache's memory stays bounded (200,000 x 256)
 TOKEN_PREFIX = "cds:"  # the audit log's token id of a CDS client: cds:<issuer>
 Keys = dict[str, dict[str, dict[str, jwt.PyJWK]]]  # issuer -> kid -> algorithm -> key
@@ -110,7 +112,7 @@ class ReplayCache:
             self._expiry.pop(key, None)
         key = (issuer, jti)
         if key in self._expiry:
-            raise CdsAuthError("this JWT (its jti) was used before: a replay")
+            raise CdsAuthError(REPLAYED)
         if len(self._expiry) >= self.max_live:
             raise CdsAuthError("too many live JWTs: retry with a fresh one")
         self._expiry[key] = exp
@@ -126,14 +128,18 @@ class CdsClients:
         public_url: str,
         clock: Callable[[], float] = time.time,
         replays: ReplayCache | None = None,
+        shared: SharedReplays | None = None,
     ) -> None:
         self.keys, self.clock = keys, clock
         self.public_url = public_url.rstrip("/")
         self.replays = replays or ReplayCache(clock=clock)
+        self.shared = shared
 
     @classmethod
     def from_settings(cls, settings: Any) -> CdsClients:
-        return cls(load_issuers(settings.cds_issuers), settings.public_url)
+        keys = load_issuers(settings.cds_issuers)
+        shared = SharedReplays.for_settings(settings, LEEWAY_S) if keys else None
+        return cls(keys, settings.public_url, shared=shared)
 
     def verify(self, token: str, path: str) -> str:
         """The audit log's token id (``cds:<issuer>``) of a valid JWT for ``path``; raises
@@ -158,6 +164,13 @@ class CdsClients:
         if payload["exp"] - self.clock() > MAX_LIFETIME_S:
             raise CdsAuthError(f"exp is more than {MAX_LIFETIME_S} s ahead: too long a life")
         self.replays.claim(issuer, payload["jti"], float(payload["exp"]))
+        if self.shared is not None:
+            try:
+                fresh = self.shared.claim(issuer, payload["jti"], float(payload["exp"]))
+            except ReplayStoreError as exc:  # fail closed: the check could not run
+                raise CdsAuthError(str(exc)) from None
+            if not fresh:
+                raise CdsAuthError(REPLAYED)
         return TOKEN_PREFIX + issuer
 
 

@@ -169,3 +169,21 @@ def test_serve_refuses_to_start_on_an_unreachable_or_foreign_audit_url(tmp_path)
     unreachable = PostgresStore("postgresql://il2select@127.0.0.1:9/audit")
     with pytest.raises(AuditUnavailable, match="127.0.0.1:9/audit cannot be written"):
         check_writable(unreachable)
+
+
+def test_cds_jwt_replays_are_shared_through_the_audit_database(url):
+    """Replicas on one PostgreSQL audit database refuse each other's replays."""
+    from types import SimpleNamespace
+
+    from serving.cds_replays import SharedReplays
+
+    settings = SimpleNamespace(audit_url=url, audit_path=None)
+    first, second = (SharedReplays.for_settings(settings, 30.0) for _ in range(2))
+    try:
+        assert first.claim("https://sandbox", "a", 4e9) is True
+        assert second.claim("https://sandbox", "a", 4e9) is False
+        assert second.claim("https://sandbox", "b", 4e9) is True
+        assert first.claim("https://sandbox", "b", 4e9) is False
+    finally:
+        first.close()
+        second.close()

@@ -13,9 +13,17 @@ import httpx
 import psutil
 
 from model.contract.patient import patient_example
+from tests.cds_hooks_client import (
+    SERVICE_PATH,
+    clinic_resources,
+    hook_call,
+    issuers_env,
+    sandbox_jwt,
+)
 from tests.integration.service_fixtures import (  # noqa: F401  (fixtures)
     REPO,
     champion_tracking_uri,
+    free_port,
     run_cli,
     start_server,
 )
@@ -95,4 +103,41 @@ def test_a_single_worker_listens_on_its_own_socket_and_answers(tmp_path, champio
         with httpx.Client(base_url=server.url, headers={"authorization": "Bearer x"}) as c:
             assert c.get("/livez").status_code == 200
     finally:
+        server.kill(signal.SIGTERM)
+
+
+def test_a_cds_jwt_replayed_to_another_worker_or_replica_is_refused(
+    tmp_path, champion_tracking_uri
+):
+    """``jti`` not replayed within its lifetime: the check is shared by the workers of a
+    server and by servers on one audit folder, not kept in one worker's memory."""
+    from datetime import date
+
+    port, other_port = free_port(), free_port()
+    folder = tmp_path / "cds"
+    env = {
+        "IL2SELECT_CDS_ISSUERS": issuers_env(),
+        "IL2SELECT_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "IL2SELECT_CHAMPION_POLL_S": "0",
+        "BENTOML_CONFIG_OPTIONS": "services.il2select.workers=2",
+    }
+    server = start_server(champion_tracking_uri, folder, port=port, extra_env=env)
+    # a replica on the same audit folder (the same public URL, as behind a load balancer)
+    replica = start_server(champion_tracking_uri, folder, port=other_port, extra_env=env)
+    try:
+        body = hook_call(clinic_resources(date.today())["MAN-001"])
+        url = f"http://127.0.0.1:{port}{SERVICE_PATH}"
+        token = sandbox_jwt(url)
+        headers = {"authorization": f"Bearer {token}"}
+        assert httpx.post(url, json=body, headers=headers, timeout=60).status_code == 200
+        # 12 fresh connections: with two workers, about half land on the other one
+        for target in [server.url] * 12 + [replica.url] * 4:
+            with httpx.Client(timeout=60) as client:
+                again = client.post(target + SERVICE_PATH, json=body, headers=headers)
+            assert again.status_code == 401, again.text[:300]
+            assert "replay" in again.json()["issue"][0]["diagnostics"]
+        fresh = {"authorization": f"Bearer {sandbox_jwt(url)}"}
+        assert httpx.post(url, json=body, headers=fresh, timeout=60).status_code == 200
+    finally:
+        replica.kill(signal.SIGTERM)
         server.kill(signal.SIGTERM)

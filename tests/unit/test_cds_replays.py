@@ -1,0 +1,54 @@
+"""The JWT replay check shared by workers and replicas (``serving/cds_replays.py``), on
+SQLite: two checkers on one file stand for two workers."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from serving.cds_replays import SWEEP_EVERY, ReplayStoreError, SharedReplays
+
+LEEWAY_S = 30.0
+
+
+def checker(tmp_path, clock=lambda: 1000.0) -> SharedReplays:
+    settings = SimpleNamespace(audit_url=None, audit_path=tmp_path / ".il2select" / "audit.db")
+    replays = SharedReplays.for_settings(settings, LEEWAY_S)
+    replays.clock = clock
+    return replays
+
+
+def test_a_key_claimed_by_one_worker_is_a_replay_for_another(tmp_path):
+    first, second = checker(tmp_path), checker(tmp_path)
+    assert first.claim("https://sandbox", "a", 2000.0) is True
+    assert second.claim("https://sandbox", "a", 2000.0) is False
+    assert first.claim("https://sandbox", "a", 2000.0) is False
+    # another jti, or the same jti of another issuer, is a token of its own
+    assert second.claim("https://sandbox", "b", 2000.0) is True
+    assert second.claim("https://other", "a", 2000.0) is True
+    assert (tmp_path / ".il2select" / "cds-jwt-ids.db").exists()
+
+
+def test_expired_keys_are_swept_and_live_ones_kept(tmp_path):
+    now = [1000.0]
+    replays = checker(tmp_path, clock=lambda: now[0])
+    assert replays.claim("iss", "old", 1010.0)
+    assert replays.claim("iss", "live", 5000.0)
+    now[0] = 1010.0 + LEEWAY_S + 1  # "old" expired beyond the leeway
+    for i in range(SWEEP_EVERY):  # a sweep runs within SWEEP_EVERY claims
+        replays.claim("iss", f"filler-{i}", 5000.0)
+    assert replays.claim("iss", "live", 5000.0) is False
+    count = replays._connection.execute(
+        "SELECT count(*) FROM cds_jwt_ids WHERE jti = 'old'"
+    ).fetchone()[0]
+    assert count == 0
+
+
+def test_a_store_that_cannot_be_written_fails_closed(tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    settings = SimpleNamespace(audit_url=None, audit_path=blocked / "audit.db")
+    replays = SharedReplays.for_settings(settings, LEEWAY_S)
+    with pytest.raises(ReplayStoreError, match="replay check at .*file/cds-jwt-ids.db failed"):
+        replays.claim("iss", "a", 2000.0)
