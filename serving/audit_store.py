@@ -58,6 +58,8 @@ CREATE TABLE IF NOT EXISTS audit_notes (
 );
 CREATE INDEX IF NOT EXISTS audit_notes_request_id ON audit_notes (request_id)
 """
+# after the columns of schema 2: feedback finds the answer a CDS card showed by request
+REQUEST_INDEX = "CREATE INDEX IF NOT EXISTS audit_request_id ON audit (request_id)"
 ADDED_COLUMNS = {"request_id": "TEXT", "codec": "INTEGER"}  # schema 1 -> 2
 CODEC_NAME = "zlib-preset-dictionary"
 LEVEL = 6  # a clinic-list /predict row: ~0.75 kB stored against 3.6 kB sent; ~60 us
@@ -138,6 +140,7 @@ def create_tables(connection: sqlite3.Connection) -> None:
         for column, kind in ADDED_COLUMNS.items():
             if column not in present:
                 connection.execute(f"ALTER TABLE audit ADD COLUMN {column} {kind}")
+        connection.execute(REQUEST_INDEX)
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")

@@ -3,16 +3,14 @@ card, checked before it goes into the audit log beside the answer the card showe
 
 Only the fields the specification defines are stored (``card``, ``outcome``,
 ``outcomeTimestamp``, ``overrideReason``, ``acceptedSuggestions``), each bounded; anything
-else a client adds is left out. The audit log has no lookup by request, so a card is not
-checked against it: each stored item says whether this process answered that card
-(``card_known``; false also for a card answered before a restart).
+else a client adds is left out. Feedback on a card no worker or replica answered (its uuid
+is the answer's request id in the audit log) is refused (``serving.cds_hooks``).
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections import OrderedDict
 from datetime import datetime
 
 import orjson
@@ -24,17 +22,8 @@ MAX_ITEMS = 100
 MAX_COMMENT_CHARS = 1000
 MAX_CODING_CHARS = {"system": 500, "code": 200, "display": 500}
 MAX_ID_CHARS = 200
-REMEMBERED_CARDS = 100_000
 # a full date-time with its offset (the specification: an instant in UTC)
 DATE_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d:\d\d)")
-_answered: OrderedDict[str, None] = OrderedDict()
-
-
-def remember_card(card_uuid: str) -> None:
-    """A card this process answered (committed to the audit log): feedback on it is known."""
-    _answered[str(uuid.UUID(card_uuid))] = None
-    if len(_answered) > REMEMBERED_CARDS:
-        _answered.popitem(last=False)
 
 
 def feedback_items(body: bytes) -> list[dict]:
@@ -72,7 +61,6 @@ def _checked(item: object, where: str) -> dict:
         checked["overrideReason"] = _override_reason(item["overrideReason"], where)
     if item.get("acceptedSuggestions") is not None:
         checked["acceptedSuggestions"] = _suggestions(item["acceptedSuggestions"], where)
-    checked["card_known"] = card in _answered
     return checked
 
 

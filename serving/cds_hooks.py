@@ -12,6 +12,7 @@ with the FHIR resources it was read from, before the response starts.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -24,7 +25,7 @@ from model.recommend.answer import SCOPE
 from model.settings import get_settings
 from serving.audit import AuditUnavailable, audit_note
 from serving.cds_cards import incomplete_record_card, recommendation_card, source_of
-from serving.cds_feedback import feedback_items, remember_card
+from serving.cds_feedback import feedback_items
 from serving.cds_prefetch import HOOK, PREFETCH, HookProblem, hook_request, prefetched_resources
 from serving.delivery import AUDIT_HEADER, AUDIT_REQUEST
 from serving.problems import RequestProblem, check_patient, operation_outcome
@@ -113,6 +114,21 @@ async def feedback(request: Request) -> Response:
     except HookProblem as problem:
         return JSONResponse(problem.outcome, status_code=problem.status)
     service = bentoml.get_current_service()
+    answers = [uuid.UUID(item["card"]).hex for item in items]  # a card's uuid: its request
+    try:
+        known = await asyncio.to_thread(service.answered.answered, sorted(set(answers)), ENDPOINT)
+    except AuditUnavailable:
+        return _unavailable()
+    if unknown := [i for i, answer in enumerate(answers) if answer not in known]:
+        where = [f"feedback[{i}].card" for i in unknown]
+        problem = HookProblem(
+            404,
+            "not-found",
+            f"{', '.join(where)}: no card with this uuid was answered by this service "
+            f"({', '.join(repr(items[i]['card']) for i in unknown)}); nothing was recorded",
+            where,
+        )
+        return JSONResponse(problem.outcome, status_code=problem.status)
     token_id = request.state.token_id
     notes = tuple(
         audit_note(uuid.UUID(item["card"]).hex, "cds_feedback", token_id, item) for item in items
@@ -140,7 +156,6 @@ async def _answered(
     except AuditUnavailable:
         delattr(request.state, AUDIT_REQUEST)
         return _unavailable()
-    remember_card(request_id)
     return Response(body, media_type="application/json", headers={AUDIT_HEADER: request_id})
 
 

@@ -19,6 +19,7 @@ from model.contract.errors import ContractError
 from model.recommend.answer import PatientAnswer, SurvivalCurves
 from model.settings import get_settings
 from serving.audit import AuditLog, AuditUnavailable, audit_note, audit_store
+from serving.audit_lookup import AnsweredLookup
 from serving.auth import TokenConfigError, load_tokens
 from serving.batching import MicroBatcher
 from serving.cds_auth import CdsClients
@@ -96,6 +97,7 @@ class IL2Select:
                 settings.max_connections,
             )
         )
+        self.answered = AnsweredLookup(settings.audit_url, settings.audit_path)  # CDS feedback
         self.live = LiveChampion(settings, load_champion(settings))
         self.champion_poll_s = settings.champion_poll_s
         champion = self.live.current

@@ -187,3 +187,20 @@ def test_cds_jwt_replays_are_shared_through_the_audit_database(url):
     finally:
         first.close()
         second.close()
+
+
+def test_answered_requests_are_found_by_a_second_connection(url, tmp_path):
+    """CDS feedback asks the audit log whether a card was answered (by any replica)."""
+    from serving.audit_lookup import AnsweredLookup
+
+    log = started(url)
+    try:
+        commit(log, "R1", [answer(1)])
+    finally:
+        log.close()
+    lookup = AnsweredLookup(url, tmp_path / "unused.db")
+    try:
+        assert lookup.answered(["R1", "R2"], "predict") == {"R1"}
+        assert lookup.answered(["R1"], "cds-hooks") == set()  # another endpoint's answer
+    finally:
+        lookup.close()

@@ -269,13 +269,22 @@ def test_feedback_is_written_beside_its_answer(cds, clinic):
     response = call(cds, {"feedback": [item]}, path=SERVICE_PATH + "/feedback")
     assert response.status_code == 200, response.text
     note = note_of(cds, request_id, "cds_feedback")
-    assert note["note"] == {**item, "card_known": True}
+    assert note["note"] == item
     assert note["token_id"] == f"cds:{SANDBOX}"
     exported = run_cli(clean_env(), REPO, "audit", "export", "--db", str(cds.audit_db), "--notes")
     assert exported.returncode == 0, exported.stderr
     assert note["note"] in [json.loads(line)["note"] for line in exported.stdout.splitlines()]
     bad = call(cds, {"feedback": [{**item, "outcome": "maybe"}]}, path=SERVICE_PATH + "/feedback")
     assert bad.status_code == 400 and bad.json()["resourceType"] == "OperationOutcome"
+    # a card no one answered: refused, naming it, and nothing recorded
+    stranger = {**item, "card": str(uuid.uuid4())}
+    notes_before = len(list(read_notes(cds.audit_db)))
+    unknown = call(cds, {"feedback": [item, stranger]}, path=SERVICE_PATH + "/feedback")
+    assert unknown.status_code == 404, unknown.text
+    (issue,) = unknown.json()["issue"]
+    assert issue["code"] == "not-found" and issue["expression"] == ["feedback[1].card"]
+    assert stranger["card"] in issue["diagnostics"]
+    assert len(list(read_notes(cds.audit_db))) == notes_before
 
 
 def test_cors_preflight_and_headers(cds, clinic):

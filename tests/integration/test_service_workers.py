@@ -137,7 +137,18 @@ def test_a_cds_jwt_replayed_to_another_worker_or_replica_is_refused(
             assert again.status_code == 401, again.text[:300]
             assert "replay" in again.json()["issue"][0]["diagnostics"]
         fresh = {"authorization": f"Bearer {sandbox_jwt(url)}"}
-        assert httpx.post(url, json=body, headers=fresh, timeout=60).status_code == 200
+        answered = httpx.post(url, json=body, headers=fresh, timeout=60)
+        assert answered.status_code == 200
+        # feedback on that card reaches whichever worker or replica: each knows the card
+        (card,) = answered.json()["cards"]
+        item = {"card": card["uuid"], "outcome": "accepted"}
+        item["outcomeTimestamp"] = "2026-12-02T10:05:31Z"
+        for target in [server.url] * 6 + [replica.url] * 2:
+            feedback = target + SERVICE_PATH + "/feedback"
+            signed = {"authorization": f"Bearer {sandbox_jwt(url + '/feedback')}"}
+            with httpx.Client(timeout=60) as client:
+                noted = client.post(feedback, json={"feedback": [item]}, headers=signed)
+            assert noted.status_code == 200, noted.text[:300]
     finally:
         replica.kill(signal.SIGTERM)
         server.kill(signal.SIGTERM)

@@ -8,7 +8,7 @@ import uuid
 import orjson
 import pytest
 
-from serving.cds_feedback import feedback_items, remember_card
+from serving.cds_feedback import feedback_items
 from serving.cds_prefetch import HookProblem
 
 STAMP = "2026-01-02T10:05:31Z"
@@ -70,18 +70,10 @@ def test_only_known_fields_are_stored():
         "outcome",
         "outcomeTimestamp",
         "acceptedSuggestions",
-        "card_known",
     }
     assert stored["acceptedSuggestions"] == [{"id": "s1"}]
     assert "acceptedSuggestions[0].id" in refused(item(acceptedSuggestions=[{"id": "x" * 201}]))
     assert "acceptedSuggestions" in refused(item(acceptedSuggestions="s1"))
-
-
-def test_a_card_this_process_answered_is_known():
-    answered, other = str(uuid.uuid4()), str(uuid.uuid4())
-    remember_card(uuid.UUID(answered).hex)  # as the answer's request id
-    assert checked(item(card=answered))["card_known"] is True
-    assert checked(item(card=other))["card_known"] is False
 
 
 @pytest.mark.parametrize("card", [123, [1], "not-a-uuid", None])

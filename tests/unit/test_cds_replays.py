@@ -1,5 +1,6 @@
-"""The JWT replay check shared by workers and replicas (``serving/cds_replays.py``), on
-SQLite: two checkers on one file stand for two workers."""
+"""What workers and replicas share beside the audit log, on SQLite: the JWT replay check
+(``serving/cds_replays.py``) and the answered-card lookup (``serving/audit_lookup.py``);
+two checkers on one file stand for two workers."""
 
 from __future__ import annotations
 
@@ -52,3 +53,23 @@ def test_a_store_that_cannot_be_written_fails_closed(tmp_path):
     replays = SharedReplays.for_settings(settings, LEEWAY_S)
     with pytest.raises(ReplayStoreError, match="replay check at .*file/cds-jwt-ids.db failed"):
         replays.claim("iss", "a", 2000.0)
+
+
+def test_answered_requests_are_read_beside_the_sqlite_writer(tmp_path):
+    """The read-only lookup CDS feedback uses; a missing file is a clear AuditUnavailable."""
+    from serving.audit import AuditLog, audit_store
+    from serving.audit_lookup import AnsweredLookup
+    from serving.audit_store import AuditUnavailable
+
+    path = tmp_path / "audit.db"
+    log = AuditLog(audit_store(None, path, "FULL")).start()
+    try:
+        record = log.record("R1", "cds-hooks", "cds:iss", "7", {"i": 1}, b"{}")
+        log.submit([record]).result(timeout=30)
+    finally:
+        log.close()
+    lookup = AnsweredLookup(None, path)
+    assert lookup.answered(["R1", "R2"], "cds-hooks") == {"R1"}
+    assert lookup.answered([], "cds-hooks") == set()
+    with pytest.raises(AuditUnavailable, match="cannot be read"):
+        AnsweredLookup(None, tmp_path / "none.db").answered(["R1"], "cds-hooks")
