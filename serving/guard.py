@@ -1,6 +1,5 @@
-"""ASGI middleware in front of the BentoML app: bearer-token auth, the body-size limit,
-JSON-only bodies, and the checks of ``serving.problems`` (open-source BentoML has no
-server-side auth). The health checks and the page's static files are public."""
+"""ASGI middleware before the BentoML app (which has no server-side auth): bearer tokens, the
+body-size limit, JSON-only bodies, ``serving.problems``' checks. Health and static: public."""
 
 from __future__ import annotations
 
@@ -21,6 +20,7 @@ from serving.problems import (
     check_patient,
     check_patient_list,
     operation_outcome,
+    problem_body,
     too_large,
 )
 
@@ -175,7 +175,7 @@ class GuardMiddleware:
             await send_json(
                 send,
                 problem.status,
-                problem.problem.model_dump(mode="json"),
+                problem_body(problem, path.startswith(CDS_PREFIX)),
                 [(b"connection", b"close")] if problem.status == 413 else [],
             )
             return None

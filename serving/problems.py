@@ -129,6 +129,20 @@ def operation_outcome(code: str, diagnostics: str, expression: list[str] = ()) -
     return {"resourceType": "OperationOutcome", "issue": [issue]}
 
 
+OUTCOME_CODES = {400: "invalid", 413: "too-long", 415: "not-supported", 422: "invalid"}
+
+
+def problem_body(problem: RequestProblem, fhir: bool) -> dict:
+    """The refusal's JSON: the REST shape (``Problem``), or for a CDS Hooks route (``fhir``)
+    the OperationOutcome CDS Hooks asks for, with the same words and each field named."""
+    if not fhir:
+        return problem.problem.model_dump(mode="json")
+    details = "; ".join(f"{d.field}: {d.rule}" for d in problem.problem.detail)
+    diagnostics = problem.problem.error + (f" ({details})" if details else "")
+    fields = [d.field for d in problem.problem.detail]
+    return operation_outcome(OUTCOME_CODES.get(problem.status, "invalid"), diagnostics, fields)
+
+
 def too_large(limit_bytes: int) -> RequestProblem:
     return RequestProblem(
         413,

@@ -346,3 +346,23 @@ def test_a_fhir_bundle_that_cannot_be_answered_is_refused_precisely(cds, clinic)
     assert "89247-1" in error["rule"]
     assert several.status_code == 422 and "2 patients" in several.json()["error"]
     assert other.status_code == 415 and "application/fhir+json" in other.json()["error"]
+
+
+def test_a_body_refused_before_the_service_is_an_operation_outcome(cds, clinic):
+    """415 and 413 on the CDS routes speak CDS Hooks' error shape, as every other refusal
+    there does; the REST routes keep theirs."""
+    url = cds.url + SERVICE_PATH
+    headers = {"authorization": f"Bearer {sandbox_jwt(url)}", "content-type": "text/plain"}
+    wrong_type = httpx.post(url, content=b"{}", headers=headers, timeout=60)
+    assert wrong_type.status_code == 415
+    (issue,) = wrong_type.json()["issue"]
+    assert issue["code"] == "not-supported" and "application/json" in issue["diagnostics"]
+    headers = {"authorization": f"Bearer {sandbox_jwt(url)}", "content-type": "application/json"}
+    huge = b'{"x": "' + b"y" * (40 * 2**20) + b'"}'
+    too_big = httpx.post(url, content=huge, headers=headers, timeout=60)
+    assert too_big.status_code == 413
+    (issue,) = too_big.json()["issue"]
+    assert issue["code"] == "too-long" and "too large" in issue["diagnostics"]
+    assert issue["expression"] == ["body"]
+    rest = cds.client().post("/recommend", content=b"{}", headers={"content-type": "text/plain"})
+    assert rest.status_code == 415 and "error" in rest.json()
