@@ -10,21 +10,19 @@ once after a failure. Raises ``AuditUnavailable`` when the store cannot be read.
 from __future__ import annotations
 
 import sqlite3
-import threading
 from pathlib import Path
-from typing import Any
 
 from serving.audit_postgres import is_postgres_url, shown
 from serving.audit_store import AuditUnavailable
+from serving.side_connection import SideConnection
 
 
 class AnsweredLookup:
     def __init__(self, audit_url: str | None, audit_path: Path) -> None:
         self.postgres = is_postgres_url(audit_url)
         self.url, self.path = audit_url, Path(audit_path)
-        self.where = shown(audit_url) if self.postgres else str(self.path)
-        self._connection: Any = None
-        self._lock = threading.Lock()  # feedback calls read from worker threads
+        where = shown(audit_url) if self.postgres else str(self.path)
+        self.side = SideConnection(self._connect, where, AuditUnavailable)
 
     def answered(self, request_ids: list[str], endpoint: str) -> set[str]:
         """The ``request_ids`` that have a record of ``endpoint`` in the audit log."""
@@ -35,20 +33,11 @@ class AnsweredLookup:
             f"SELECT DISTINCT request_id FROM audit WHERE endpoint = {mark} "
             f"AND request_id IN ({', '.join([mark] * len(request_ids))})"
         )
-        with self._lock:
-            for attempt in (1, 2):
-                try:
-                    if self._connection is None:
-                        self._connection = self._connect()
-                    rows = self._connection.execute(query, (endpoint, *request_ids)).fetchall()
-                    return {row[0] for row in rows}
-                except Exception as exc:  # noqa: BLE001 - any driver's error: reconnect once
-                    self.close()
-                    if attempt == 2:
-                        raise AuditUnavailable(
-                            f"the audit log at {self.where} cannot be read: {exc}"
-                        ) from None
-        raise AssertionError("unreachable")
+        rows = self.side.run(
+            lambda c: c.execute(query, (endpoint, *request_ids)).fetchall(),
+            "reading the audit log",
+        )
+        return {row[0] for row in rows}
 
     def _connect(self):
         if self.postgres:
@@ -60,9 +49,4 @@ class AnsweredLookup:
         )
 
     def close(self) -> None:
-        if self._connection is not None:
-            try:
-                self._connection.close()
-            except Exception:  # noqa: BLE001 - a broken connection closes as it can
-                pass
-            self._connection = None
+        self.side.close()

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from serving.side_connection import SideConnection
+
 TABLE = "cds_jwt_ids"
 SWEEP_EVERY = 256  # claims between deletions of expired rows
 CREATE = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
@@ -41,14 +43,13 @@ class SharedReplays:
         leeway_s: float,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._connect, self.where = connect, where
+        self.side = SideConnection(lambda: _created(connect()), where, ReplayStoreError)
         self._insert = (
             f"INSERT INTO {TABLE} (issuer, jti, expires_at) VALUES "
             f"({placeholder}, {placeholder}, {placeholder}) ON CONFLICT DO NOTHING"
         )
         self._sweep = f"DELETE FROM {TABLE} WHERE expires_at < {placeholder}"
         self.leeway_s, self.clock = leeway_s, clock
-        self._connection: Any = None
         self._claims = 0
 
     @classmethod
@@ -64,34 +65,21 @@ class SharedReplays:
     def claim(self, issuer: str, jti: str, exp: float) -> bool:
         """Record the token; False when it was recorded before. Raises
         ``ReplayStoreError`` when the table cannot be reached (after one reconnection)."""
-        for attempt in (1, 2):
-            try:
-                return self._claim(issuer, jti, exp)
-            except Exception as exc:  # noqa: BLE001 - any driver's error: reconnect once
-                self.close()
-                if attempt == 2:
-                    raise ReplayStoreError(
-                        f"the JWT replay check at {self.where} failed: {exc}"
-                    ) from None
-        raise AssertionError("unreachable")
+        return self.side.run(lambda c: self._claim(c, issuer, jti, exp), "the JWT replay check")
 
-    def _claim(self, issuer: str, jti: str, exp: float) -> bool:
-        if self._connection is None:
-            self._connection = self._connect()
-            self._connection.execute(CREATE)
+    def _claim(self, connection, issuer: str, jti: str, exp: float) -> bool:
         self._claims += 1
         if self._claims % SWEEP_EVERY == 1:
-            self._connection.execute(self._sweep, (self.clock() - self.leeway_s,))
-        cursor = self._connection.execute(self._insert, (issuer, jti, exp))
-        return cursor.rowcount == 1
+            connection.execute(self._sweep, (self.clock() - self.leeway_s,))
+        return connection.execute(self._insert, (issuer, jti, exp)).rowcount == 1
 
     def close(self) -> None:
-        if self._connection is not None:
-            try:
-                self._connection.close()
-            except Exception:  # noqa: BLE001 - a broken connection closes as it can
-                pass
-            self._connection = None
+        self.side.close()
+
+
+def _created(connection):
+    connection.execute(CREATE)
+    return connection
 
 
 def _sqlite(path: Path) -> sqlite3.Connection:
