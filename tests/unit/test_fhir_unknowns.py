@@ -228,6 +228,24 @@ def test_bundle_groups_patients_by_reference_in_patient_order():
     assert "prior_tki" not in rows[0].values
 
 
+def test_a_bundle_resource_whose_patient_cannot_be_told_is_set_aside_and_named():
+    """No subject, or a urn: no Patient entry is: never read as the patient's, never a
+    patient of its own; the inputs it bears on are unknown, saying why."""
+    nobody = obs("89247-1", valueInteger=3)
+    nobody.pop("subject")
+    stray = obs("89247-1", valueInteger=4) | {"id": "stray", "subject": {"reference": "urn:uuid:9"}}
+    own = obs("89247-1", valueInteger=0) | {"id": "own"}
+    entries = [{"fullUrl": "urn:uuid:1", "resource": PATIENT}, {"resource": own}]
+    alone = patients_from_bundle({"resourceType": "Bundle", "entry": entries}, REF)
+    assert [r.values.get("ecog") for r in alone] == [0]
+    for extra in ([nobody], [stray], [nobody, stray]):
+        bundle = {"resourceType": "Bundle", "entry": entries + [{"resource": r} for r in extra]}
+        (row,) = patients_from_bundle(bundle, REF)
+        assert "ecog" not in row.values
+        assert ("no subject" if extra[0] is nobody else "urn:uuid:9") in row.unknown["ecog"]
+        assert [i["id"] for i in row.invalid] == [r["id"] for r in extra]
+
+
 def test_used_names_every_resource_behind_the_values_with_dates():
     old = obs("89247-1", day=days_ago(100), valueInteger=2)
     new = obs("89247-1", valueInteger=0)

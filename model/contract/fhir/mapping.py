@@ -27,6 +27,7 @@ from model.contract.fhir.read import (
     completed_years,
     day_of,
     group_by_patient,
+    raw_subject_key,
     reference_key,
     resource_label,
     validate,
@@ -70,7 +71,9 @@ class MappedPatient:
 
 
 def patient_from_resources(
-    resources: Iterable[dict], reference_date: date | None = None
+    resources: Iterable[dict],
+    reference_date: date | None = None,
+    set_aside: Iterable[tuple[dict, str]] = (),
 ) -> MappedPatient:
     """Map one patient's FHIR R4 resources (JSON dicts) to the data contract.
 
@@ -81,6 +84,9 @@ def patient_from_resources(
         be that Patient (a resource about another patient is reported as invalid).
     reference_date
         The day the row describes (planned start of systemic therapy); default today (UTC).
+    set_aside
+        Resources whose patient cannot be told, with why (``patients_from_bundle``): not
+        read, reported as invalid, and the columns they bear on are unknown.
 
     Raises
     ------
@@ -89,6 +95,11 @@ def patient_from_resources(
     """
     on = reference_date or datetime.now(UTC).date()
     models, invalid, tainted = _validated(list(resources))
+    for raw, why in set_aside:
+        kind, _, ident = resource_label(raw).partition("/")
+        invalid.append({"resourceType": kind, "id": ident, "error": why})
+        for column in columns_of_raw(raw):
+            tainted.setdefault(column, f"{kind}/{ident} {why}")
     patients = [m for m in models if m.get_resource_type() == "Patient"]
     if len({p.id for p in patients}) > 1:
         ids = ", ".join(sorted({str(p.id) for p in patients}))
@@ -130,7 +141,21 @@ def patients_from_bundle(bundle: dict, reference_date: date | None = None) -> li
         and isinstance(e.get("fullUrl"), str)
     }
     groups, shared = group_by_patient(resources, full_urls)
-    return [patient_from_resources(group + shared, reference_date) for _, group in groups]
+    # a clinical resource that names no patient, or a urn: no entry of the Bundle is, cannot
+    # be given to anyone: set aside and named in every patient (its inputs unknown)
+    set_aside = [
+        (raw, "names no patient (no subject): whose it is cannot be told")
+        for raw in resources
+        if raw.get("resourceType") not in ("Patient", "Medication") and raw_subject_key(raw) is None
+    ]
+    for key, group in [(k, g) for k, g in groups if k.startswith("urn:")]:
+        set_aside += [
+            (raw, f"names {key}, the fullUrl of no Patient in the Bundle") for raw in group
+        ]
+    groups = [(k, g) for k, g in groups if not k.startswith("urn:")]
+    return [
+        patient_from_resources(group + shared, reference_date, set_aside) for _, group in groups
+    ]
 
 
 def _validated(raws: list) -> tuple[list, list[dict], dict[str, str]]:
