@@ -88,6 +88,7 @@ def fit_estimators(
             draws[name],
             design[rows],
             {e: _time_and_event(got, e) for e in ("pfs", "os")},
+            got["severe_cardiac_toxicity"].to_numpy(dtype=float) if name == "il2" else None,
         )
     fitted = FittedEstimators(models, draws, imputer, options.n_imputations, misfit)
     return fitted, design, treatment

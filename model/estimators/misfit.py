@@ -1,12 +1,14 @@
-"""How far the survival models' shape misses the data they were fitted on, measured on that
-data alone (no truth): an allowance the survival intervals carry beside the parameter
-uncertainty of the draws.
+"""How far the survival (and cardiac toxicity) models' shape misses the data they were
+fitted on, measured on that data alone (no truth): an allowance their intervals carry beside
+the parameter uncertainty of the draws.
 
 For each strategy, endpoint and horizon, the patients who received the strategy are
 grouped by decile of their predicted survival; in each decile the mean prediction is
-compared with the Kaplan–Meier estimate. The spread of those gaps beyond what sampling
-explains (their squares less the KM variance, averaged) estimates the model error tau;
-an interval's half-width then becomes sqrt(half-width^2 + (1.96 tau)^2). Parameter
+compared with the Kaplan–Meier estimate, and so in each cell of the prognostic factors
+(``covariate_cells``: an error that cancels across deciles shows there). The spread of
+those gaps beyond what sampling explains (their squares less the KM variance, averaged)
+estimates the model error tau; IL-2's cardiac toxicity gets one the same way, against the
+observed rate. An interval's half-width then becomes sqrt(half-width^2 + (1.96 tau)^2). Parameter
 draws shrink as the cohort grows; a model's shape error does not, and without this
 allowance intervals from a large cohort missed the truth most of the time.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from model.estimators.design import FEATURE_NAMES
 from model.estimators.strategy import StrategyDraws, StrategyModel
 from model.estimators.strategy_predictions import (
     SURVIVAL_MONTHS,
@@ -23,6 +26,7 @@ from model.estimators.strategy_predictions import (
 )
 
 N_GROUPS = 10
+MIN_CELL = 200  # patients a covariate cell needs to weigh in
 Z = 1.959964
 
 
@@ -31,27 +35,64 @@ def survival_misfit(
     draws: StrategyDraws,
     design: np.ndarray,
     outcomes: dict[str, tuple[np.ndarray, np.ndarray]],
+    toxicity: np.ndarray | None = None,
 ) -> dict[str, float]:
     """tau per ``{endpoint}_at_{month}_months`` for one strategy's own patients;
     ``outcomes[endpoint]`` is their (time, event)."""
     prepared = prepare_strategy(model, point_draws(draws), design)
+    cells = covariate_cells(design)
     out = {}
     for endpoint, (time, event) in outcomes.items():
         predicted = prepared.survival(endpoint, SURVIVAL_MONTHS)[0]  # (n, 4)
         for j, month in enumerate(SURVIVAL_MONTHS):
-            out[f"{endpoint}_at_{int(month)}_months"] = _tau(predicted[:, j], time, event, month)
+
+            def observed(rows, time=time, event=event, month=month):
+                return _kaplan_meier_at(time[rows], event[rows], month)
+
+            out[f"{endpoint}_at_{int(month)}_months"] = _tau(predicted[:, j], cells, observed)
+    if model.toxicity is not None and toxicity is not None:
+        p_tox = model.toxicity.predict(design[:, list(model.toxicity_columns)])[0]
+        out["p_severe_cardiac_toxicity"] = _tau(p_tox, cells, lambda rows: _rate(toxicity[rows]))
     return out
 
 
-def _tau(predicted: np.ndarray, time: np.ndarray, event: np.ndarray, month: float) -> float:
+def covariate_cells(design: np.ndarray) -> np.ndarray:
+    """Each patient's cell of the prognostic factors a model's shape may miss differently
+    (MSKCC factors 0 / 1-2 / 3+, histology clear cell or not, Manchester favourable or
+    not): an error that cancels across the deciles of the prediction shows here."""
+    names = {name: i for i, name in enumerate(FEATURE_NAMES)}
+    factors = np.digitize(design[:, names["mskcc_factors"]], [0.5, 2.5])
+    return (
+        factors * 4
+        + design[:, names["non_clear_cell"]] * 2
+        + design[:, names["manchester_favourable"]]
+    )
+
+
+def _tau(predicted: np.ndarray, cells: np.ndarray, observed) -> float:
+    """The model error: the root of the mean, over the groups of two groupings (deciles of
+    the prediction, and the covariate cells of at least ``MIN_CELL`` patients), of the
+    squared gap between mean prediction and observation beyond the observation's own
+    variance. Pooled rather than the larger of the two: measured on 100,000 patients
+    (``bench.train``), the larger over-covered cardiac toxicity (0.992) and pooling
+    brought it to 0.970."""
     edges = np.quantile(predicted, np.linspace(0, 1, N_GROUPS + 1)[1:-1])
-    groups = np.searchsorted(edges, predicted, side="right")
+    deciles = np.searchsorted(edges, predicted, side="right")
     excess = []
-    for g in np.unique(groups):
-        rows = groups == g
-        km, variance = _kaplan_meier_at(time[rows], event[rows], month)
-        excess.append((predicted[rows].mean() - km) ** 2 - variance)
+    for groups in (deciles, cells):
+        for g in np.unique(groups):
+            rows = groups == g
+            if groups is cells and rows.sum() < MIN_CELL:
+                continue
+            value, variance = observed(rows)
+            excess.append((predicted[rows].mean() - value) ** 2 - variance)
     return float(np.sqrt(max(0.0, float(np.mean(excess)))))
+
+
+def _rate(outcome: np.ndarray) -> tuple[float, float]:
+    """An observed proportion and its binomial variance."""
+    p = float(np.mean(outcome))
+    return p, p * (1 - p) / max(len(outcome), 1)
 
 
 def _kaplan_meier_at(time: np.ndarray, event: np.ndarray, month: float) -> tuple[float, float]:

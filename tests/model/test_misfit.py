@@ -29,14 +29,35 @@ def test_no_allowance_where_the_predicted_curves_are_right():
     rate = rng.uniform(0.01, 0.1, n)
     time = rng.exponential(1 / rate)
     event = np.ones(n, dtype=bool)
-    assert _tau(np.exp(-rate * 12.0), time, event, 12.0) < 0.01
+    one_cell = np.zeros(n)
+    assert _tau(np.exp(-rate * 12.0), one_cell, _km(time, event, 12.0)) < 0.01
     biased = np.clip(np.exp(-rate * 12.0) + 0.08 * (rate > 0.05), 0, 1)  # a shape error
-    assert _tau(biased, time, event, 12.0) > 0.03
+    assert _tau(biased, one_cell, _km(time, event, 12.0)) > 0.03
+
+
+def _km(time, event, month):
+    return lambda rows: _kaplan_meier_at(time[rows], event[rows], month)
+
+
+def test_an_error_that_cancels_across_deciles_shows_in_the_covariate_cells():
+    """Two cells whose predictions are the same but whose true survival differs either
+    way: every decile's mean is right, each cell's is not."""
+    rng = np.random.default_rng(5)
+    n = 40_000
+    cell = rng.integers(0, 2, n)
+    rate = np.where(cell == 1, 0.06, 0.02)  # truth: the cells differ
+    time = rng.exponential(1 / rate)
+    event = np.ones(n, dtype=bool)
+    predicted = np.full(n, np.exp(-12.0 * rate).mean())  # the model: one curve for all
+    assert _tau(predicted, np.zeros(n), _km(time, event, 12.0)) < 0.01
+    assert _tau(predicted, cell.astype(float), _km(time, event, 12.0)) > 0.1
 
 
 def test_the_allowance_only_widens(recommender):
     for name, taus in recommender.estimators.misfit.items():
-        assert len(taus) == 8 and all(t >= 0 for t in taus.values()), name
+        expected = 9 if name == "il2" else 8  # IL-2's cardiac toxicity has one too
+        assert len(taus) == expected and all(t >= 0 for t in taus.values()), name
+    assert "p_severe_cardiac_toxicity" in recommender.estimators.misfit["il2"]
     point = np.array([0.2, 0.5, 0.9])
     lo, hi = point - 0.01, point + 0.02
     wide_lo, wide_hi = widen(point, lo, hi, 0.02)
