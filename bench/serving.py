@@ -114,16 +114,24 @@ def launch(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    while time.perf_counter() - start < READY_TIMEOUT_S:
-        if process.poll() is not None:
-            raise RuntimeError(f"{command[:4]} exited: {log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"http://{HOST}:{port}{ready_path}", timeout=1).status_code == 200:
-                return Launched(process, port, time.perf_counter() - start)
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"{command[:4]} not ready in {READY_TIMEOUT_S} s: {log.read_text()[-3000:]}")
+    launched = Launched(process, port, 0.0)
+    try:
+        while time.perf_counter() - start < READY_TIMEOUT_S:
+            if process.poll() is not None:
+                raise RuntimeError(f"{command[:4]} exited: {log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"http://{HOST}:{port}{ready_path}", timeout=1).status_code == 200:
+                    launched.cold_start_s = time.perf_counter() - start
+                    return launched
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(
+            f"{command[:4]} not ready in {READY_TIMEOUT_S} s: {log.read_text()[-3000:]}"
+        )
+    except BaseException:  # a server that never became ready is stopped, workers and all
+        launched.stop()
+        raise
 
 
 def service_env(tracking_uri: str, folder: Path) -> dict:
