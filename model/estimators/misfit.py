@@ -51,8 +51,11 @@ def survival_misfit(
 
             out[f"{endpoint}_at_{int(month)}_months"] = _tau(predicted[:, j], cells, observed)
     if model.toxicity is not None and toxicity is not None:
-        p_tox = model.toxicity.predict(design[:, list(model.toxicity_columns)])[0]
-        out["p_severe_cardiac_toxicity"] = _tau(p_tox, cells, lambda rows: _rate(toxicity[rows]))
+        recorded = ~np.isnan(toxicity)  # as the fit: a registry may not record every event
+        seen, events = design[recorded], toxicity[recorded]
+        p_tox = model.toxicity.predict(seen[:, list(model.toxicity_columns)])[0]
+        cells_seen = cells[recorded]
+        out["p_severe_cardiac_toxicity"] = _tau(p_tox, cells_seen, lambda rows: _rate(events[rows]))
     return out
 
 

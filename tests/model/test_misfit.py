@@ -64,3 +64,26 @@ def test_the_allowance_only_widens(recommender):
     assert (wide_lo <= lo).all() and (wide_hi >= hi).all()
     assert (wide_lo >= 0).all() and (wide_hi <= 1).all()
     assert widen(point, lo, hi, 0.0)[0] == pytest.approx(lo)
+
+
+def test_unrecorded_toxicity_is_left_out_not_a_nan_allowance(recommender):
+    """A registry that did not record every cardiac event: the allowance is measured on the
+    recorded ones (as the fit is), never NaN (a NaN would blank every interval)."""
+    from model.estimators.design import FEATURE_NAMES
+    from model.estimators.misfit import survival_misfit
+
+    rng = np.random.default_rng(6)
+    n = 3000
+    design = (rng.random((n, len(FEATURE_NAMES))) < 0.3).astype(float)
+    design[:, 0] = 1.0  # the intercept
+    toxicity = (rng.random(n) < 0.05).astype(float)
+    toxicity[::3] = np.nan
+    time = rng.exponential(20, n)
+    model, draws = recommender.estimators.models["il2"], recommender.estimators.draws["il2"]
+    taus = survival_misfit(model, draws, design, {"os": (time, np.ones(n, bool))}, toxicity)
+    seen = ~np.isnan(toxicity)
+    alone = survival_misfit(
+        model, draws, design[seen], {"os": (time[seen], np.ones(seen.sum(), bool))}, toxicity[seen]
+    )
+    tau = taus["p_severe_cardiac_toxicity"]
+    assert tau > 0 and tau == pytest.approx(alone["p_severe_cardiac_toxicity"])
