@@ -84,7 +84,8 @@ def _created(connection):
 
 def _sqlite(path: Path) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(path, isolation_level=None, timeout=5.0)
+    # used from the worker's threads in turn (SideConnection's lock), never at once
+    connection = sqlite3.connect(path, isolation_level=None, timeout=5.0, check_same_thread=False)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")
     return connection

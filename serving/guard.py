@@ -127,7 +127,7 @@ class GuardMiddleware:
         if scope["type"] != "http" or is_public(path):
             await self.app(scope, receive, send)
             return
-        token_id, refusal = self._identify(scope, path)
+        token_id, refusal = await self._identify(scope, path)
         if token_id is None:
             await _refuse(send, path, refusal)
             return
@@ -180,7 +180,7 @@ class GuardMiddleware:
             )
             return None
 
-    def _identify(self, scope: Scope, path: str) -> tuple[str | None, str]:
+    async def _identify(self, scope: Scope, path: str) -> tuple[str | None, str]:
         """The caller's token id (a REST token's, or ``cds:<issuer>`` for a CDS client's
         JWT on a CDS route), or None and why."""
         token = bearer_token(scope)
@@ -192,7 +192,7 @@ class GuardMiddleware:
         if not looks_like_jwt(token):
             return None, "the bearer token is neither a JWT nor a known token"
         try:
-            return self.cds.verify(token, path), ""
+            return await asyncio.to_thread(self.cds.verify, token, path), ""  # a DB claim
         except Exception as exc:  # noqa: BLE001  (whatever a hostile token does: 401)
             return None, str(exc) if isinstance(exc, CdsAuthError) else "an unreadable JWT"
 

@@ -74,3 +74,19 @@ def test_answered_requests_are_read_beside_the_sqlite_writer(tmp_path):
     assert lookup.answered([], "cds-hooks") == set()
     with pytest.raises(AuditUnavailable, match="reading the audit log at .*none.db failed"):
         AnsweredLookup(None, tmp_path / "none.db").answered(["R1"], "cds-hooks")
+
+
+def test_claims_from_the_workers_threads_share_one_connection(tmp_path):
+    """The guard claims off the event loop, from a pool's threads in turn: one SQLite
+    connection serves them all (not refused by sqlite3's same-thread check, then
+    re-opened for every call)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    replays = checker(tmp_path)
+    with ThreadPoolExecutor(4) as pool:
+        fresh = list(pool.map(lambda i: replays.claim("iss", f"t{i % 50}", 2000.0), range(200)))
+    assert sum(fresh) == 50
+    first = replays.side._connection
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(replays.claim, "iss", "late", 2000.0).result() is True
+    assert replays.side._connection is first
