@@ -244,6 +244,15 @@ def test_a_bundle_resource_whose_patient_cannot_be_told_is_set_aside_and_named()
         assert "ecog" not in row.values
         assert ("no subject" if extra[0] is nobody else "urn:uuid:9") in row.unknown["ecog"]
         assert [i["id"] for i in row.invalid] == [r["id"] for r in extra]
+    # what the mapping does not read is neither set aside nor listed, subject or not
+    unread = [
+        {"resourceType": "Organization", "id": "org"},
+        obs("8302-2", valueQuantity={"value": 170, "unit": "cm"}) | {"id": "height"},
+    ]
+    unread[1].pop("subject")
+    bundle = {"resourceType": "Bundle", "entry": entries + [{"resource": r} for r in unread]}
+    (row,) = patients_from_bundle(bundle, REF)
+    assert row.invalid == [] and row.values["ecog"] == 0
 
 
 def test_used_names_every_resource_behind_the_values_with_dates():

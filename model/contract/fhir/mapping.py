@@ -143,14 +143,18 @@ def patients_from_bundle(bundle: dict, reference_date: date | None = None) -> li
     groups, shared = group_by_patient(resources, full_urls)
     # a clinical resource that names no patient, or a urn: no entry of the Bundle is, cannot
     # be given to anyone: set aside and named in every patient (its inputs unknown)
+    # (only resources the mapping reads: others are neither validated nor listed)
+    read = [r for r in resources if is_read(r) and r.get("resourceType") != "Medication"]
     set_aside = [
         (raw, "names no patient (no subject): whose it is cannot be told")
-        for raw in resources
-        if raw.get("resourceType") not in ("Patient", "Medication") and raw_subject_key(raw) is None
+        for raw in read
+        if raw.get("resourceType") != "Patient" and raw_subject_key(raw) is None
     ]
     for key, group in [(k, g) for k, g in groups if k.startswith("urn:")]:
         set_aside += [
-            (raw, f"names {key}, the fullUrl of no Patient in the Bundle") for raw in group
+            (raw, f"names {key}, the fullUrl of no Patient in the Bundle")
+            for raw in group
+            if is_read(raw)
         ]
     groups = [(k, g) for k, g in groups if not k.startswith("urn:")]
     return [
