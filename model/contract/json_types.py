@@ -43,6 +43,29 @@ def json_type_problem(spec: ColumnSpec, value: Any) -> str | None:
     return None
 
 
+# the JSON types a field's value plainly has (checked by ``type(value) is``): a finite
+# float or an int of float range for a number, a bool for a flag, ASCII text for text.
+# Anything else goes through ``json_type_problem``; this only saves a 10,000-row list the
+# general checks' cost (measured: 0.35 s of /predict's 10,000 rows, 370,000 calls)
+_PLAIN = {
+    spec.name: float if spec.kind in ("float", "int") else bool if spec.kind == "bool" else str
+    for spec in COLUMNS
+}
+_FLOAT_RANGE = 2.0**1023
+
+
+def _plainly_fine(kind: type, value: Any) -> bool:
+    if value is None:
+        return True
+    if kind is float:
+        if type(value) is float:
+            return math.isfinite(value)
+        return type(value) is int and -_FLOAT_RANGE < value < _FLOAT_RANGE
+    if kind is str:
+        return type(value) is str and value.isascii()
+    return type(value) is kind
+
+
 def screen_rows(rows: list[Mapping]) -> tuple[list[dict], dict[int, list[tuple[str, Any, str]]]]:
     """Rows of a patient list with every ill-typed field set to unknown, and what was wrong,
     by row number (1 = the first patient): (field, the value as it may be shown, rule).
@@ -52,7 +75,9 @@ def screen_rows(rows: list[Mapping]) -> tuple[list[dict], dict[int, list[tuple[s
         kept = dict(row)
         for name, value in row.items():
             spec = SPECS.get(name)
-            rule = None if spec is None else json_type_problem(spec, value)
+            if spec is None or _plainly_fine(_PLAIN[name], value):
+                continue
+            rule = json_type_problem(spec, value)
             if rule is not None:
                 problems.setdefault(number, []).append((name, shown(value), rule))
                 kept[name] = None

@@ -9,6 +9,13 @@ from pydantic import ValidationError
 
 from model.contract.columns import COLUMNS, FEATURE_COLUMNS, UNKNOWABLE_COLUMNS
 from model.contract.errors import MissingColumnError
+from model.contract.json_types import (
+    _PLAIN,
+    UNWRITABLE,
+    _plainly_fine,
+    json_type_problem,
+    screen_rows,
+)
 from model.contract.patient import Patient, patient_example
 from model.contract.tables import validate_table
 
@@ -177,3 +184,48 @@ def test_a_missing_cell_of_a_nullable_column_is_named_empty_not_na():
     assert reasons == {
         2: "met_lung=(empty): must not be empty (only the inputs the brief lists may be unknown)"
     }
+
+
+JSON_VALUES = [
+    None,
+    True,
+    False,
+    0,
+    1,
+    -3,
+    58,
+    2**1022,
+    2**1023,
+    -(2**1024),
+    10**400,
+    0.5,
+    -1e308,
+    float("inf"),
+    float("-inf"),
+    float("nan"),
+    "",
+    "58",
+    "clear_cell",
+    "é",
+    "\ud800",
+    [],
+    [1],
+    {},
+    {"a": 1},
+]
+
+
+@pytest.mark.parametrize("spec", COLUMNS, ids=lambda s: s.name)
+def test_the_screen_s_fast_path_accepts_only_what_the_rule_accepts(spec):
+    """``screen_rows`` skips ``json_type_problem`` for plainly well-typed values: every
+    value it lets through that way is one the general rule accepts, and every value the
+    rule refuses is refused, by the same rule, in a screened row (a value past what the
+    audit log can keep, such as an integer beyond 64 bits, is refused as unwritable too)."""
+    for value in JSON_VALUES:
+        rule = json_type_problem(spec, value)
+        if _plainly_fine(_PLAIN[spec.name], value):
+            assert rule is None, (spec.name, value)
+        _, problems = screen_rows([{spec.name: value}])
+        got = [r for field, _, r in problems.get(1, []) if field == spec.name]
+        got = [r for r in got if r != UNWRITABLE]
+        assert got == ([] if rule is None else [rule]), (spec.name, value)
