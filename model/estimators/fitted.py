@@ -10,9 +10,16 @@ import numpy as np
 import pandas as pd
 
 from model.estimators.design import design_matrix
+from model.estimators.group_misfit import GroupMisfit, fit_group_misfit
 from model.estimators.imputation import DonorImputer, has_unknown
 from model.estimators.misfit import survival_misfit
-from model.estimators.strategy import StrategyDraws, StrategyModel, draw_strategy, fit_strategy
+from model.estimators.strategy import (
+    StrategyDraws,
+    StrategyModel,
+    draw_strategy,
+    fit_strategy,
+    response_group,
+)
 
 STRATEGIES = ("il2", "tki")
 MIN_PATIENTS_PER_STRATEGY = 50
@@ -29,6 +36,9 @@ class FittedEstimators:
     n_imputations: int
     # per strategy, the survival models' shape error (``misfit``) at each horizon
     misfit: dict[str, dict[str, float]] = field(default_factory=dict)
+    # per strategy, endpoint and response group, where the group's curve misses its
+    # patients (``group_misfit``); versions fitted before it have none
+    group_misfit: dict[str, dict[str, dict[str, GroupMisfit]]] = field(default_factory=dict)
 
     @property
     def n_draws(self) -> int:
@@ -61,7 +71,7 @@ def fit_estimators(
         {k: typed[k].to_numpy()[complete] for k in typed.columns}, int(complete.sum())
     )
     treatment = outcomes["treatment"].to_numpy()[complete]
-    models, draws, misfit = {}, {}, {}
+    models, draws, misfit, group_misfit = {}, {}, {}, {}
     for name in STRATEGIES:
         rows = treatment == name
         if rows.sum() < MIN_PATIENTS_PER_STRATEGY:
@@ -90,7 +100,14 @@ def fit_estimators(
             {e: _time_and_event(got, e) for e in ("pfs", "os")},
             got["severe_cardiac_toxicity"].to_numpy(dtype=float) if name == "il2" else None,
         )
-    fitted = FittedEstimators(models, draws, imputer, options.n_imputations, misfit)
+        group_misfit[name] = fit_group_misfit(
+            models[name],
+            draws[name],
+            design[rows],
+            response_group(got["best_response"].to_numpy(dtype=object)),
+            {e: _time_and_event(got, e) for e in ("pfs", "os")},
+        )
+    fitted = FittedEstimators(models, draws, imputer, options.n_imputations, misfit, group_misfit)
     return fitted, design, treatment
 
 

@@ -15,8 +15,9 @@ import numpy as np
 
 from model.estimators.design import design_matrix
 from model.estimators.fitted import STRATEGIES, FittedEstimators
+from model.estimators.group_misfit import allowance_at, allowance_knots
 from model.estimators.imputation import has_unknown
-from model.estimators.misfit import Z, widen
+from model.estimators.misfit import Z, tau_at, widen
 from model.estimators.pooling import PooledDesign
 from model.estimators.strategy_predictions import (
     GRID_MONTHS,
@@ -103,6 +104,8 @@ def _curve_bands(
     if imputed:  # draw d sees imputation d mod n_imputations
         design = design[np.arange(estimators.n_draws) % design.shape[0]]
     prepared = prepare_strategy(estimators.models[name], draws, design)
+    # the nearest donor's response groups (draw 0 sees imputation 0)
+    knots = _allowances(estimators, design[0] if imputed else design).get(name, {})
     out = {}
     for endpoint in ("pfs", "os"):
         every = prepared.survival(endpoint, GRID_MONTHS)
@@ -110,11 +113,9 @@ def _curve_bands(
         low, high = np.quantile(drawn, [(1 - LEVEL) / 2, (1 + LEVEL) / 2], axis=0)
         taus = getattr(estimators, "misfit", {}).get(name)
         if taus:  # the same model-error allowance as the horizons' intervals (0 at month 0)
-            tau = np.interp(
-                GRID_MONTHS,
-                np.r_[0.0, SURVIVAL_MONTHS],
-                [0.0, *(taus[f"{endpoint}_at_{int(m)}_months"] for m in SURVIVAL_MONTHS)],
-            )
+            tau = tau_at(taus, endpoint, GRID_MONTHS)
+            if endpoint in knots:
+                tau = np.maximum(tau, allowance_at(knots[endpoint], GRID_MONTHS))
             centre = every.mean(axis=0) if imputed else every[0]
             low, high = widen(centre, low, high, tau)
         out[f"{endpoint}_lo"], out[f"{endpoint}_hi"] = low, high
@@ -168,16 +169,38 @@ def _summarise(
         per_draw[key] = per_draw[f"il2_{quantity}"] - per_draw[f"tki_{quantity}"]
     brackets = {k: per_draw.pop(k) for k in list(per_draw) if "_bracket" in k}
     lo, hi = _intervals(per_draw)
+    nearest = design[0] if imputed else design  # imputation-major, nearest donor first
+    allowances = _allowances(estimators, nearest) if survival else {}
     misfit = getattr(estimators, "misfit", {})  # versions fitted before it have none
     for name, taus in misfit.items():
         for quantity, tau in taus.items():
             key = f"{name}_{quantity}"
             if key in lo:
+                tau = _with_allowance(tau, allowances.get(name, {}), quantity)
                 lo[key], hi[key] = widen(point[key], lo[key], hi[key], tau)
     if survival:
-        _median_bounds(lo, hi, medians, brackets, misfit)
-    nearest = design[0] if imputed else design  # imputation-major, nearest donor first
+        _median_bounds(lo, hi, medians, brackets, misfit, allowances)
     return BatchPrediction(point, lo, hi, medians, np.full(design.shape[-2], imputed), nearest)
+
+
+def _allowances(estimators: FittedEstimators, design: np.ndarray) -> dict:
+    """Per strategy and endpoint, each patient's response-group allowance (n, M) at
+    ``MISFIT_MONTHS`` (``group_misfit``; none for a version fitted before it)."""
+    misfits = getattr(estimators, "group_misfit", {})
+    return {
+        name: allowance_knots(estimators.models[name], estimators.draws[name], design, groups)
+        for name, groups in misfits.items()
+    }
+
+
+def _with_allowance(tau: float, knots: dict[str, np.ndarray], quantity: str):
+    """A horizon's model-error allowance: the mixture's ``tau`` or, where larger, the
+    patient's response-group allowance at that month ((n,) then)."""
+    endpoint, _, rest = quantity.partition("_at_")
+    if endpoint not in knots or not rest.endswith("_months"):
+        return tau
+    month = np.array([float(rest.removesuffix("_months"))])
+    return np.maximum(tau, allowance_at(knots[endpoint], month)[:, 0])
 
 
 def _intervals(per_draw: dict[str, np.ndarray]) -> tuple[dict, dict]:
@@ -209,22 +232,24 @@ def _bracket(median: np.ndarray) -> np.ndarray:
     return centre[:, None] * MEDIAN_BRACKET[None, :]
 
 
-def _median_bounds(lo: dict, hi: dict, medians: dict, brackets: dict, misfit: dict) -> None:
+def _median_bounds(
+    lo: dict, hi: dict, medians: dict, brackets: dict, misfit: dict, allowances: dict
+) -> None:
     """The medians' intervals (``..._median_..._months`` in ``lo``/``hi``): where the band's
     lower edge falls to 1/2 is the median's lower bound, where its upper edge does, the
     upper bound; 0 before the bracket, inf (not reached) beyond it. The band's edges carry
-    the model-error allowance of the nearest horizons (``misfit``)."""
+    the model-error allowance of the nearest horizons (``misfit``, or the patient's
+    response-group allowance where larger)."""
     for name in STRATEGIES:
         for endpoint in ("pfs", "os"):
             months = brackets[f"{name}_{endpoint}_bracket_months"]
             low, high = _quantiles(brackets[f"{name}_{endpoint}_bracket"])
             taus = misfit.get(name, {})
             if taus:
-                tau = np.interp(
-                    months,
-                    SURVIVAL_MONTHS,
-                    [taus[f"{endpoint}_at_{int(m)}_months"] for m in SURVIVAL_MONTHS],
-                )
+                tau = tau_at(taus, endpoint, months)
+                knots = allowances.get(name, {}).get(endpoint)
+                if knots is not None:
+                    tau = np.maximum(tau, allowance_at(knots, months))
                 low, high = low - Z * tau, high + Z * tau
             median = f"{name}_median_{endpoint}_months"
             lo[median] = np.minimum(_first_crossing(low, months, before=0.0), medians[median])

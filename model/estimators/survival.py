@@ -25,7 +25,9 @@ from model.estimators.linear import linear_predictor
 PARAMETERS = {
     "weibull": ("lambda_", "rho_"),
     "cure_weibull": ("cure_", "lambda_", "rho_"),
-    "cox": ("beta_",),
+    # baseline_z_: a standard normal per draw that moves the Breslow baseline by its own
+    # uncertainty (``Component.baseline_sd``); versions fitted before it have no such column
+    "cox": ("beta_", "baseline_z_"),
 }
 INTERCEPT_COLUMN = 0  # design.FEATURE_NAMES[0]: the design's column of ones
 # parameter draws only feed 95 % intervals: single precision (7 digits) is plenty and halves
@@ -47,6 +49,9 @@ class PreparedCurve:
 
     baseline: np.ndarray | None  # cox: H0 on BASELINE_MONTHS
     neg_scale: np.ndarray | None = None
+    # cox draws: H0(t) exp(baseline_sd(t) z), z (D, 1, 1) a standard normal per draw
+    baseline_sd: np.ndarray | None = None
+    baseline_z: np.ndarray | None = None
     rho: np.ndarray | None = None
     log_a: np.ndarray | None = None
     cure: np.ndarray | None = None
@@ -68,9 +73,9 @@ class PreparedCurve:
         (D, n, T), or (D, 1, T) when nothing in it depends on the patient."""
         months = np.asarray(months, dtype=self.dtype)
         if self.rho is None:
-            hazard = np.interp(months, BASELINE_MONTHS, self.baseline).astype(self.dtype)
-            shape = np.broadcast_shapes(hazard.shape, self.neg_scale.shape)
-            out = np.multiply(hazard, self.neg_scale, out=hazard if hazard.shape == shape else None)
+            hazard, neg_scale = self._cox_terms(months)
+            shape = np.broadcast_shapes(hazard.shape, neg_scale.shape)
+            out = np.multiply(hazard, neg_scale, out=hazard if hazard.shape == shape else None)
         else:  # log 0 = -inf: H(0) = 0 without evaluating it
             log_t = np.log(months, out=np.full(months.shape, -np.inf, self.dtype), where=months > 0)
             out = np.multiply(log_t, self.rho)
@@ -82,6 +87,22 @@ class PreparedCurve:
         if self.background:
             out = np.subtract(out, self.background * months, out=out)
         return np.exp(out, out=out)
+
+    def _cox_terms(self, months: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """H0(t) at ``months`` and -r, with each draw's baseline moved by exp(sd(t) z):
+        exactly at months shared by every patient ((D, 1, T), cheap); at per-patient months
+        (a median's bracket, (n, T)) by the spread at each row's middle month, folded into
+        -r ((D, n, 1)): one more exponential over (D, n, T) cost half of /predict's time
+        again, and a bracket is read where it crosses 1/2, near its middle."""
+        hazard = np.interp(months, BASELINE_MONTHS, self.baseline).astype(self.dtype)
+        if self.baseline_z is None:
+            return hazard, self.neg_scale
+        if months.ndim == 1:
+            spread = np.interp(months, BASELINE_MONTHS, self.baseline_sd).astype(self.dtype)
+            return hazard * np.exp(spread * self.baseline_z), self.neg_scale
+        middle = months[:, months.shape[1] // 2]
+        spread = np.interp(middle, BASELINE_MONTHS, self.baseline_sd).astype(self.dtype)
+        return hazard, self.neg_scale * np.exp(spread[:, None] * self.baseline_z)
 
     def cured_at(self, months: np.ndarray) -> np.ndarray:
         """exp(-b t), what the cured keep at ``months`` (T,) or (n, T): their share of
@@ -115,10 +136,15 @@ class Component:
     centre: np.ndarray | None = None  # cox: covariate means lifelines centred on
     baseline: np.ndarray | None = None  # cox: cumulative hazard on BASELINE_MONTHS
     background: float = 0.0  # cure_weibull: the known other-cause hazard, per month
+    # cox: the standard error of log H0 on BASELINE_MONTHS (Breslow's variance; None for a
+    # version fitted before it, whose draws then leave the baseline fixed)
+    baseline_sd: np.ndarray | None = None
 
     def _split(self, theta: np.ndarray) -> dict[str, np.ndarray]:
         out, start = {}, 0
         for name in PARAMETERS[self.kind]:
+            if name not in self.columns:  # a parameter added after this version was fitted
+                continue
             width = len(self.columns[name])
             out[name] = theta[..., start : start + width]
             start += width
@@ -165,10 +191,17 @@ class Component:
         dtype = np.float64 if theta.shape[0] == 1 else DRAW_DTYPE
         lin = self._linear(design, theta, shared=True)
         if self.kind == "cox":
-            offset = self.centre @ theta.T  # (D,): the centring, per draw
+            offset = self._split(theta)["beta_"] @ self.centre  # (D,): the centring, per draw
             risk = np.subtract(lin["beta_"], offset[:, None], out=lin["beta_"])  # in place
             np.exp(risk, out=risk)
-            return PreparedCurve(self.baseline, (-risk).astype(dtype, copy=False)[..., None])
+            z = lin.get("baseline_z_")
+            moved = self.baseline_sd is not None and z is not None and np.any(z != 0)
+            return PreparedCurve(
+                self.baseline,
+                (-risk).astype(dtype, copy=False)[..., None],
+                baseline_sd=self.baseline_sd if moved else None,
+                baseline_z=z.astype(dtype, copy=False)[..., None] if moved else None,
+            )
         rho = np.exp(lin["rho_"])
         cure = expit(lin["cure_"])[..., None] if self.kind == "cure_weibull" else None
         return PreparedCurve(

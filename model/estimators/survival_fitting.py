@@ -59,10 +59,14 @@ def fit_component(
     else:
         fitter = MixtureCureFitter(penalizer=penalizer)
         fitter.background = background
+        latency = _latency_covariates(covariates, event)
         fitter.fit(
-            frame, "duration", "event", regressors={"cure_": formula, "lambda_": "1", "rho_": "1"}
+            frame,
+            "duration",
+            "event",
+            regressors={"cure_": formula, "lambda_": " + ".join(latency) or "1", "rho_": "1"},
         )
-        regress = {"cure_": covariates, "lambda_": (), "rho_": ()}
+        regress = {"cure_": covariates, "lambda_": latency, "rho_": ()}
     order = [(param, term) for param in PARAMETERS[kind] for term in ("Intercept", *regress[param])]
     mean = fitter.params_.loc[order].to_numpy(dtype=float)
     cov = fitter.variance_matrix_.loc[order, order].to_numpy(dtype=float)
@@ -79,33 +83,76 @@ def _fit_cox(
 ) -> Component:
     """Cox proportional hazards with a Breslow baseline: any baseline shape (an early
     assessment visit, a mixture of stable and progressing disease) without a parametric
-    form; only the covariate effects are drawn for intervals."""
+    form. Draws move the covariate effects and, by one standard normal per draw, the
+    baseline by its standard error: without it, a group's whole curve was taken as known
+    and intervals from 100,000 patients held half the sampling spread of their curves."""
     if covariates:
         fitter = CoxPHFitter(penalizer=penalizer).fit(
             frame[[*covariates, "duration", "event"]], "duration", "event"
         )
         base = fitter.baseline_cumulative_hazard_.iloc[:, 0]
-        mean = fitter.params_.loc[list(covariates)].to_numpy(dtype=float)
+        beta = fitter.params_.loc[list(covariates)].to_numpy(dtype=float)
         cov = fitter.variance_matrix_.loc[list(covariates), list(covariates)].to_numpy(float)
         centre = fitter._norm_mean.loc[list(covariates)].to_numpy(dtype=float)
+        risk = np.exp((frame[list(covariates)].to_numpy(dtype=float) - centre) @ beta)
     else:  # no covariate can be carried: the Nelson-Aalen estimate alone
         base = NelsonAalenFitter().fit(frame["duration"], frame["event"]).cumulative_hazard_
         base = base.iloc[:, 0]
-        mean, cov, centre = np.zeros(1), np.zeros((1, 1)), np.zeros(1)
+        beta, cov, centre = np.zeros(1), np.zeros((1, 1)), np.zeros(1)
+        risk = np.ones(len(frame))
     times = np.concatenate([[0.0], base.index.to_numpy(dtype=float)])
     values = np.concatenate([[0.0], base.to_numpy(dtype=float)])
     step = np.searchsorted(times, BASELINE_MONTHS, side="right") - 1
-    columns = {"beta_": tuple(names.index(c) for c in covariates) or (names.index("intercept"),)}
+    intercept = names.index("intercept")
+    columns = {
+        "beta_": tuple(names.index(c) for c in covariates) or (intercept,),
+        "baseline_z_": (intercept,),
+    }
+    width = len(beta)
+    full_cov = np.zeros((width + 1, width + 1))
+    full_cov[:width, :width] = (cov + cov.T) / 2
+    full_cov[width, width] = 1.0  # the baseline's standard normal, independent of beta
     return Component(
         "cox",
         columns,
-        mean,
-        (cov + cov.T) / 2,
+        np.append(beta, 0.0),
+        full_cov,
         len(frame),
         int(frame["event"].sum()),
         centre,
         values[step],
+        baseline_sd=_log_baseline_sd(
+            frame["duration"].to_numpy(float), frame["event"].to_numpy(bool), risk
+        ),
     )
+
+
+def _log_baseline_sd(duration: np.ndarray, event: np.ndarray, risk: np.ndarray) -> np.ndarray:
+    """The standard error of log H0 on ``BASELINE_MONTHS``: Breslow's H0(t) = sum over
+    event times t_k <= t of d_k / R_k, with variance sum d_k / R_k^2 (R_k the risk set's
+    summed relative risk), by the delta method; 0 before the first event."""
+    order = np.argsort(duration, kind="stable")
+    time, died, risk = duration[order], event[order].astype(float), risk[order]
+    at_risk = np.cumsum(risk[::-1])[::-1]  # relative risk of every row still followed
+    unique, first = np.unique(time, return_index=True)
+    deaths = np.add.reduceat(died, first)
+    hazard = np.cumsum(deaths / at_risk[first])
+    variance = np.cumsum(deaths / at_risk[first] ** 2)
+    step = np.searchsorted(unique, BASELINE_MONTHS, side="right") - 1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sd = np.where(hazard > 0, np.sqrt(variance) / hazard, 0.0)
+    return np.where(step >= 0, sd[np.maximum(step, 0)], 0.0)
+
+
+def _latency_covariates(covariates: tuple[str, ...], event: np.ndarray) -> tuple[str, ...]:
+    """The cure model's latency (when the uncured relapse) depends on the same covariates
+    as its cure fraction, when the events can carry both sets (about ten per parameter).
+    With one latency for every patient, the slower relapses of good-prognosis patients
+    were read as cures: P(cure) came out high for them, and its coverage of the truth on a
+    50,000-patient hold-out was 0.875 (0.966 with the latency on covariates)."""
+    if event.sum() < 10 * (2 * len(covariates) + 3):
+        return ()
+    return covariates
 
 
 def _usable(

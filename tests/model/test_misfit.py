@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 from lifelines import KaplanMeierFitter
 
-from model.estimators.misfit import _kaplan_meier_at, _tau, widen
+from model.estimators.misfit import MISFIT_MONTHS, _tau, kaplan_meier_at, widen
 
 
 def test_kaplan_meier_at_a_month_matches_lifelines():
     rng = np.random.default_rng(3)
     time = np.round(rng.exponential(20, 2000), 1)  # ties included
     event = rng.random(2000) < 0.7
-    value, variance = _kaplan_meier_at(time, event, 24.0)
+    value, variance = kaplan_meier_at(time, event, 24.0)
     fitter = KaplanMeierFitter().fit(time, event)
     assert value == pytest.approx(float(fitter.survival_function_at_times(24.0).iloc[0]), abs=1e-9)
     upper = fitter.confidence_interval_survival_function_.loc[:24.0].iloc[-1, 1]
@@ -36,7 +36,7 @@ def test_no_allowance_where_the_predicted_curves_are_right():
 
 
 def _km(time, event, month):
-    return lambda rows: _kaplan_meier_at(time[rows], event[rows], month)
+    return lambda rows: kaplan_meier_at(time[rows], event[rows], month)
 
 
 def test_an_error_that_cancels_across_deciles_shows_in_the_covariate_cells():
@@ -55,7 +55,8 @@ def test_an_error_that_cancels_across_deciles_shows_in_the_covariate_cells():
 
 def test_the_allowance_only_widens(recommender):
     for name, taus in recommender.estimators.misfit.items():
-        expected = 9 if name == "il2" else 8  # IL-2's cardiac toxicity has one too
+        # both endpoints at every month; IL-2's cardiac toxicity has one too
+        expected = 2 * len(MISFIT_MONTHS) + (name == "il2")
         assert len(taus) == expected and all(t >= 0 for t in taus.values()), name
     assert "p_severe_cardiac_toxicity" in recommender.estimators.misfit["il2"]
     point = np.array([0.2, 0.5, 0.9])
