@@ -27,11 +27,11 @@ LIMITATIONS = (
     "TKI) are listed in data/synthetic/params.yaml with their reasons.",
     "Contraindications and the Manchester pathway are rules, applied before any score: a "
     "probability never hides a contraindication.",
-    "The 95 % intervals carry the models' parameter uncertainty, and for survival a "
-    "model-error allowance measured on the training data; against the generator's truth "
-    "some of them (IL-2 survival beyond two years, some PFS horizons, toxicity, P(cure)) "
-    "still cover it less often than they should: see the coverage table, and read those "
-    "intervals as lower bounds on the uncertainty.",
+    "The 95 % intervals carry the models' parameter uncertainty, and for survival and "
+    "toxicity a model-error allowance measured on the training data; against the "
+    "generator's truth most cover it 90-99 % of the time, some (the TKI medians) more and "
+    "some (TKI response) just less: see the coverage table, and read an interval that "
+    "covers less than it should as a lower bound on the uncertainty.",
 )
 
 
