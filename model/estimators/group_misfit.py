@@ -39,14 +39,12 @@ class GroupMisfit:
     allowance: np.ndarray
 
     def at(self, predicted: np.ndarray) -> np.ndarray:
-        """The allowance (n, M) of patients whose S_g is ``predicted`` (n, M)."""
-        return np.stack(
-            [
-                self.allowance[j][np.searchsorted(self.edges[j], predicted[:, j], side="right")]
-                for j in range(len(MISFIT_MONTHS))
-            ],
-            axis=1,
-        )
+        """The allowance (n, M) of patients whose S_g is ``predicted`` (n, M): each
+        month's slice is the count of its edges at or below the prediction (one
+        vectorised comparison, not a search per month: a single patient's call is
+        mostly overhead)."""
+        where = (predicted[:, :, None] >= self.edges[None, :, :]).sum(axis=2)  # (n, M)
+        return np.take_along_axis(self.allowance[None, :, :], where[:, :, None], axis=2)[..., 0]
 
 
 def fit_group_misfit(

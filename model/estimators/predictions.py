@@ -173,10 +173,14 @@ def _summarise(
     allowances = _allowances(estimators, nearest) if survival else {}
     misfit = getattr(estimators, "misfit", {})  # versions fitted before it have none
     for name, taus in misfit.items():
+        at_horizons = {  # each patient's group allowance at the horizons, (n, 4)
+            endpoint: allowance_at(knots, SURVIVAL_MONTHS)
+            for endpoint, knots in allowances.get(name, {}).items()
+        }
         for quantity, tau in taus.items():
             key = f"{name}_{quantity}"
             if key in lo:
-                tau = _with_allowance(tau, allowances.get(name, {}), quantity)
+                tau = _with_allowance(tau, at_horizons, quantity)
                 lo[key], hi[key] = widen(point[key], lo[key], hi[key], tau)
     if survival:
         _median_bounds(lo, hi, medians, brackets, misfit, allowances)
@@ -193,14 +197,15 @@ def _allowances(estimators: FittedEstimators, design: np.ndarray) -> dict:
     }
 
 
-def _with_allowance(tau: float, knots: dict[str, np.ndarray], quantity: str):
+def _with_allowance(tau: float, at_horizons: dict[str, np.ndarray], quantity: str):
     """A horizon's model-error allowance: the mixture's ``tau`` or, where larger, the
-    patient's response-group allowance at that month ((n,) then)."""
+    patient's response-group allowance at that month ((n,) then; ``at_horizons``: per
+    endpoint, (n, 4) at ``SURVIVAL_MONTHS``)."""
     endpoint, _, rest = quantity.partition("_at_")
-    if endpoint not in knots or not rest.endswith("_months"):
+    if endpoint not in at_horizons or not rest.endswith("_months"):
         return tau
-    month = np.array([float(rest.removesuffix("_months"))])
-    return np.maximum(tau, allowance_at(knots[endpoint], month)[:, 0])
+    column = np.flatnonzero(SURVIVAL_MONTHS == float(rest.removesuffix("_months")))
+    return np.maximum(tau, at_horizons[endpoint][:, column[0]])
 
 
 def _intervals(per_draw: dict[str, np.ndarray]) -> tuple[dict, dict]:

@@ -191,11 +191,13 @@ class Component:
         dtype = np.float64 if theta.shape[0] == 1 else DRAW_DTYPE
         lin = self._linear(design, theta, shared=True)
         if self.kind == "cox":
-            offset = self._split(theta)["beta_"] @ self.centre  # (D,): the centring, per draw
+            width = len(self.columns["beta_"])  # beta_ leads theta (PARAMETERS' order)
+            offset = theta[:, :width] @ self.centre  # (D,): the centring, per draw
             risk = np.subtract(lin["beta_"], offset[:, None], out=lin["beta_"])  # in place
             np.exp(risk, out=risk)
             z = lin.get("baseline_z_")
-            moved = self.baseline_sd is not None and z is not None and np.any(z != 0)
+            # the point estimate alone (one draw, z = 0) leaves the baseline where it is
+            moved = self.baseline_sd is not None and z is not None and theta.shape[0] > 1
             return PreparedCurve(
                 self.baseline,
                 (-risk).astype(dtype, copy=False)[..., None],

@@ -5,7 +5,10 @@ pyfunc carries it; the CLI and the service call the same methods.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import os
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,6 +33,9 @@ from model.recommend.training_config import TrainingConfig
 from model.rules.derive import Derived
 
 PREDICT_CHUNK_ROWS = 1000  # 17 quantities x 201 draws x 1,000 rows: about 27 MB a chunk
+# chunks computed at once, one a thread: numpy releases the GIL in the survival curves and
+# the draws' sorts, most of a chunk's cost, so a long list uses every core
+PREDICT_THREADS = max(1, min(2, os.cpu_count() or 1))
 
 
 @dataclass
@@ -95,17 +101,21 @@ class Recommender:
     # ---- what the CLI and the service call ------------------------------------------
     def predict_frame(self, typed: pd.DataFrame) -> pd.DataFrame:
         """The flat prediction table for a validated table, row for row (chunked)."""
-        frames = [
-            prediction_frame(assess(self, values, n), _ids(values)) for values, n in _chunks(typed)
-        ]
+        frames = list(
+            _in_order(
+                lambda values, n: prediction_frame(assess(self, values, n), _ids(values)),
+                _chunks(typed),
+            )
+        )
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     def answer_chunks(self, typed: pd.DataFrame) -> Iterator[list[dict]]:
         """Answers for a validated table (``validate_table(...).typed``), in order,
         PREDICT_CHUNK_ROWS rows at a time (bounded memory; a caller can pass one chunk on
         while the next is computed), as JSON-ready dicts in ``PatientAnswer``'s shape."""
-        for values, n in _chunks(typed):
-            yield answer_records(assess(self, values, n), values)
+        yield from _in_order(
+            lambda values, n: answer_records(assess(self, values, n), values), _chunks(typed)
+        )
 
     def recommend_one(self, patient: Mapping) -> PatientAnswer:
         """The answer for one patient, with what would change it."""
@@ -129,6 +139,22 @@ class Recommender:
             months=GRID_MONTHS.astype(int).tolist(),
             **{key: curve[0].tolist() for key, curve in curves.items()},
         )
+
+
+def _in_order(work: Callable, chunks: Iterator[tuple]) -> Iterator:
+    """``work(*chunk)`` of every chunk, in order, ``PREDICT_THREADS`` chunks computed at
+    once (no more held: memory stays bounded on a long table)."""
+    if PREDICT_THREADS == 1:
+        yield from (work(*chunk) for chunk in chunks)
+        return
+    with ThreadPoolExecutor(PREDICT_THREADS, thread_name_prefix="il2select-chunk") as pool:
+        pending: deque = deque()
+        for chunk in chunks:
+            pending.append(pool.submit(work, *chunk))
+            if len(pending) >= PREDICT_THREADS:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _chunks(typed: pd.DataFrame) -> Iterator[tuple[dict[str, np.ndarray], int]]:

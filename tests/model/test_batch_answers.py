@@ -188,3 +188,24 @@ def test_a_parameter_on_the_intercept_alone_is_shared_exactly(recommender, typed
     point = component.prepare(design, theta[:1]).at(months)
     assert point.dtype == np.float64
     np.testing.assert_allclose(point, expected[:1], rtol=0, atol=1e-13)
+
+
+def test_chunks_computed_on_two_threads_answer_as_one_thread_does(recommender, monkeypatch):
+    """A long list is computed two chunks at a time: the answers, in order, are those of
+    one chunk after another (the models are read-only and deterministic), and a chunk
+    handed to the wrong place would show as another patient's answer."""
+    import model.recommend.recommender as module
+
+    frame = simulate_case_mix(2_500, seed=37)[list(FEATURE_COLUMNS)].reset_index(drop=True)
+    frame["patient_id"] = [f"T{i:04d}" for i in range(len(frame))]
+    table = validate_table(frame).typed
+    monkeypatch.setattr(module, "PREDICT_CHUNK_ROWS", 500)  # five chunks
+    monkeypatch.setattr(module, "PREDICT_THREADS", 1)
+    alone = [a for chunk in recommender.answer_chunks(table) for a in chunk]
+    monkeypatch.setattr(module, "PREDICT_THREADS", 2)
+    paired = [a for chunk in recommender.answer_chunks(table) for a in chunk]
+    assert [a["patient_id"] for a in paired] == list(frame["patient_id"])
+    assert paired == alone
+    both = recommender.predict_frame(table)
+    monkeypatch.setattr(module, "PREDICT_THREADS", 1)
+    pd.testing.assert_frame_equal(both, recommender.predict_frame(table))
