@@ -24,10 +24,12 @@ import numpy as np
 
 from model.estimators.misfit import MISFIT_MONTHS, kaplan_meier_at
 from model.estimators.strategy import RESPONSE_GROUPS, StrategyDraws, StrategyModel
-from model.estimators.strategy_predictions import group_probabilities, point_draws
+from model.estimators.strategy_predictions import PreparedStrategy, point_draws
 
 N_SLICES = 10
 MIN_PER_SLICE = 100  # patients a slice needs; a smaller group gets fewer slices
+_KNOT_MONTHS = np.r_[0.0, MISFIT_MONTHS]  # every allowance is 0 at month 0
+_KNOT_SPANS = np.diff(_KNOT_MONTHS)
 
 
 @dataclass(frozen=True)
@@ -93,23 +95,22 @@ def _slices(predicted: np.ndarray, time: np.ndarray, event: np.ndarray, k: int) 
 
 
 def allowance_knots(
-    model: StrategyModel,
-    draws: StrategyDraws,
-    design: np.ndarray,
-    misfits: dict[str, dict[str, GroupMisfit]],
+    prepared: PreparedStrategy, misfits: dict[str, dict[str, GroupMisfit]]
 ) -> dict[str, np.ndarray]:
-    """Each patient's allowance (n, M) at ``MISFIT_MONTHS`` per endpoint: the sum over
-    response groups of P(group) times the group's slice allowance (point estimates)."""
-    point = point_draws(draws)
-    weights = group_probabilities(model, point, design)
+    """Each patient's allowance (n, M) at ``MISFIT_MONTHS`` per endpoint prepared: the sum
+    over response groups of P(group) times the group's slice allowance, read off the
+    prepared curves' first draw (the point estimate; with unknown inputs, the nearest
+    donor's), so nothing is prepared twice."""
+    n = prepared.design.shape[-2]
     out = {}
     for endpoint, groups in misfits.items():
-        components, component_draws = getattr(model, endpoint), getattr(point, endpoint)
-        total = np.zeros((design.shape[-2], len(MISFIT_MONTHS)))
+        if endpoint not in prepared.curves:
+            continue
+        total = np.zeros((n, len(MISFIT_MONTHS)))
         for name, misfit in groups.items():
-            curve = components[name].prepare(design, component_draws[name])
+            curve = prepared.curves[endpoint][name].first()
             predicted = np.broadcast_to(curve.at(MISFIT_MONTHS)[0], total.shape)
-            total += weights[name][0][:, None] * misfit.at(predicted)
+            total += prepared.groups[name][0][:, None] * misfit.at(predicted)
         out[endpoint] = total
     return out
 
@@ -117,11 +118,11 @@ def allowance_knots(
 def allowance_at(knots: np.ndarray, months: np.ndarray) -> np.ndarray:
     """The allowance (n, T) at ``months`` (T,) or per patient (n, T), linear between the
     knots (n, M) at ``MISFIT_MONTHS`` (0 at month 0, flat beyond the last)."""
-    n = knots.shape[0]
-    x = np.r_[0.0, MISFIT_MONTHS]
-    values = np.concatenate([np.zeros((n, 1)), knots], axis=1)
-    months = np.broadcast_to(np.asarray(months, dtype=float), (n, np.shape(months)[-1]))
-    left = np.clip(np.searchsorted(x, months, side="right") - 1, 0, len(x) - 2)
-    fraction = np.clip((months - x[left]) / (x[left + 1] - x[left]), 0.0, 1.0)
-    rows = np.arange(n)[:, None]
+    months = np.asarray(months, dtype=float)
+    left = np.clip(
+        np.searchsorted(_KNOT_MONTHS, months, side="right") - 1, 0, len(_KNOT_MONTHS) - 2
+    )
+    fraction = np.clip((months - _KNOT_MONTHS[left]) / _KNOT_SPANS[left], 0.0, 1.0)
+    values = np.concatenate([np.zeros((knots.shape[0], 1)), knots], axis=1)
+    rows = np.arange(knots.shape[0])[:, None] if months.ndim == 2 else slice(None)
     return values[rows, left] * (1 - fraction) + values[rows, left + 1] * fraction

@@ -104,8 +104,8 @@ def _curve_bands(
     if imputed:  # draw d sees imputation d mod n_imputations
         design = design[np.arange(estimators.n_draws) % design.shape[0]]
     prepared = prepare_strategy(estimators.models[name], draws, design)
-    # the nearest donor's response groups (draw 0 sees imputation 0)
-    knots = _allowances(estimators, design[0] if imputed else design).get(name, {})
+    # the response-group allowance (none for a version fitted before it)
+    knots = allowance_knots(prepared, getattr(estimators, "group_misfit", {}).get(name, {}))
     out = {}
     for endpoint in ("pfs", "os"):
         every = prepared.survival(endpoint, GRID_MONTHS)
@@ -148,6 +148,8 @@ def _summarise(
     models, draws = estimators.models, estimators.draws
     # with unknown inputs, draw d sees imputation d mod n_imputations
     paired = design[np.arange(estimators.n_draws) % design.shape[0]] if imputed else design
+    group_misfit = getattr(estimators, "group_misfit", {})  # none before it existed
+    allowances = {}  # per strategy and endpoint, each patient's group allowance (n, M)
     for name in STRATEGIES:
         best, middle = point_outlook(models[name], draws[name], pooled, survival)
         for quantity, values in best.items():  # imputed: the average over imputations
@@ -156,6 +158,8 @@ def _summarise(
             medians[f"{name}_median_{endpoint}_months"] = median
         prepared = prepare_strategy(models[name], draws[name], paired, endpoints)
         drawn = strategy_quantities(prepared, horizons)
+        if survival and name in group_misfit:
+            allowances[name] = allowance_knots(prepared, group_misfit[name])
         for endpoint in middle:  # the band around the point median, (D, n, B)
             months = _bracket(middle[endpoint])
             drawn[f"{endpoint}_bracket"] = prepared.survival(endpoint, months)
@@ -170,7 +174,6 @@ def _summarise(
     brackets = {k: per_draw.pop(k) for k in list(per_draw) if "_bracket" in k}
     lo, hi = _intervals(per_draw)
     nearest = design[0] if imputed else design  # imputation-major, nearest donor first
-    allowances = _allowances(estimators, nearest) if survival else {}
     misfit = getattr(estimators, "misfit", {})  # versions fitted before it have none
     for name, taus in misfit.items():
         at_horizons = {  # each patient's group allowance at the horizons, (n, 4)
@@ -185,16 +188,6 @@ def _summarise(
     if survival:
         _median_bounds(lo, hi, medians, brackets, misfit, allowances)
     return BatchPrediction(point, lo, hi, medians, np.full(design.shape[-2], imputed), nearest)
-
-
-def _allowances(estimators: FittedEstimators, design: np.ndarray) -> dict:
-    """Per strategy and endpoint, each patient's response-group allowance (n, M) at
-    ``MISFIT_MONTHS`` (``group_misfit``; none for a version fitted before it)."""
-    misfits = getattr(estimators, "group_misfit", {})
-    return {
-        name: allowance_knots(estimators.models[name], estimators.draws[name], design, groups)
-        for name, groups in misfits.items()
-    }
 
 
 def _with_allowance(tau: float, at_horizons: dict[str, np.ndarray], quantity: str):

@@ -57,6 +57,21 @@ class PreparedCurve:
     cure: np.ndarray | None = None
     background: float = 0.0  # per month
 
+    def first(self) -> PreparedCurve:
+        """The first draw alone (the point estimate; its baseline unmoved)."""
+
+        def head(a):
+            return None if a is None else a[:1]
+
+        return PreparedCurve(
+            self.baseline,
+            head(self.neg_scale),
+            rho=head(self.rho),
+            log_a=head(self.log_a),
+            cure=head(self.cure),
+            background=self.background,
+        )
+
     def cure_fraction(self) -> np.ndarray:
         """The cure fraction (D, n); zero for a model without one (then (D, 1) when the
         scale is on the intercept alone: it broadcasts)."""
