@@ -85,3 +85,33 @@ async def client_gone(receive: Receive) -> bool:
         message = await receive()
         return message["type"] == "http.disconnect"
     return False
+
+
+async def drain(receive: Receive, limit: int) -> None:
+    """Read and drop a request body refused before it was read (up to ``limit`` bytes, or
+    until the client goes), before the refusal is sent: a connection closed with a body
+    still unread is reset, and a client still sending it read the 503 it was given as a
+    connection error. Nothing is kept; the body time-out bounds a slow sender."""
+    size = 0
+    while size <= limit:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        size += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
+
+
+def replay_body(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands the application a body already read (and checked), then
+    the connection's own messages (a disconnect)."""
+    sent = False
+
+    async def replay() -> dict:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

@@ -13,7 +13,7 @@ from typing import Any
 from model.settings import get_settings
 from serving.auth import LiveTokens, TokenStore, bearer_token
 from serving.cds_auth import CdsAuthError, CdsClients, looks_like_jwt
-from serving.delivery import Delivery
+from serving.delivery import Delivery, drain, replay_body
 from serving.gctune import trim_heap
 from serving.problems import (
     RequestProblem,
@@ -141,7 +141,8 @@ class GuardMiddleware:
                 await _delivered(self.app, scope, body, receive, send)
             return
         gate = self._gate(scope)
-        if not gate.may_enter():
+        if not gate.may_enter():  # the body read and dropped first (``drain``), not kept
+            await drain(receive, self.max_body_bytes)
             await send_json(send, 503, BUSY, [(b"retry-after", b"2"), (b"connection", b"close")])
             return
         with gate.place():  # the body is read (and checked) before its turn comes
@@ -239,7 +240,7 @@ def _unforeseen(exc: Exception) -> RequestProblem:
 
 
 def _problem(error: str):
-    from serving.schemas import Problem
+    from serving.schemas import Problem  # loads pydantic models only when refusing
 
     return Problem(error=error)
 
@@ -264,22 +265,9 @@ async def _delivered(app, scope: Scope, body: bytes, receive: Receive, send: Sen
     did not reach the client is marked so (``serving.delivery``), also on a time-out."""
     delivery = Delivery(receive, send)
     try:
-        await app(scope, _replay(body, delivery.receive), delivery.send)
+        await app(scope, replay_body(body, delivery.receive), delivery.send)
     finally:
         delivery.settle(scope["state"])
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> dict:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 async def send_json(
