@@ -240,7 +240,7 @@ def _unforeseen(exc: Exception) -> RequestProblem:
 
 
 def _problem(error: str):
-    from serving.schemas import Problem  # loads pydantic models only when refusing
+    from serving.schemas import Problem
 
     return Problem(error=error)
 

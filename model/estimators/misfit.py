@@ -64,17 +64,22 @@ def survival_misfit(
     return out
 
 
-def tau_at(taus: dict[str, float], endpoint: str, months: np.ndarray) -> np.ndarray:
+def tau_at(
+    taus: dict[str, float], endpoint: str, months: np.ndarray, from_zero: bool = True
+) -> np.ndarray:
     """The survival allowance of ``endpoint`` at ``months``, interpolated between the
-    months it was measured at (0 at month 0, where every curve is 1; flat beyond the
-    last). A version fitted before the early months has the horizons alone."""
+    months it was measured at, flat beyond the last; before the first, 0 at month 0
+    (``from_zero``: a curve's band, every curve is 1 there) or flat (a median's bounds, as
+    they were read before the early months were measured: a version fitted then, whose
+    allowance starts at 12 months, keeps its intervals)."""
     prefix = f"{endpoint}_at_"
     known = sorted(
         (float(key[len(prefix) : -len("_months")]), tau)
         for key, tau in taus.items()
         if key.startswith(prefix)
     )
-    return np.interp(months, [0.0, *(m for m, _ in known)], [0.0, *(t for _, t in known)])
+    points = [(0.0, 0.0), *known] if from_zero else known
+    return np.interp(months, [m for m, _ in points], [t for _, t in points])
 
 
 def covariate_cells(design: np.ndarray) -> np.ndarray:

@@ -244,7 +244,7 @@ def _median_bounds(
             low, high = _quantiles(brackets[f"{name}_{endpoint}_bracket"])
             taus = misfit.get(name, {})
             if taus:
-                tau = tau_at(taus, endpoint, months)
+                tau = tau_at(taus, endpoint, months, from_zero=False)
                 knots = allowances.get(name, {}).get(endpoint)
                 if knots is not None:
                     tau = np.maximum(tau, allowance_at(knots, months))

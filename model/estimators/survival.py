@@ -104,20 +104,12 @@ class PreparedCurve:
         return np.exp(out, out=out)
 
     def _cox_terms(self, months: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """H0(t) at ``months`` and -r, with each draw's baseline moved by exp(sd(t) z):
-        exactly at months shared by every patient ((D, 1, T), cheap); at per-patient months
-        (a median's bracket, (n, T)) by the spread at each row's middle month, folded into
-        -r ((D, n, 1)): one more exponential over (D, n, T) cost half of /predict's time
-        again, and a bracket is read where it crosses 1/2, near its middle."""
+        """H0(t) at ``months`` (each draw's moved by exp(sd(t) z)) and -r."""
         hazard = np.interp(months, BASELINE_MONTHS, self.baseline).astype(self.dtype)
         if self.baseline_z is None:
             return hazard, self.neg_scale
-        if months.ndim == 1:
-            spread = np.interp(months, BASELINE_MONTHS, self.baseline_sd).astype(self.dtype)
-            return hazard * np.exp(spread * self.baseline_z), self.neg_scale
-        middle = months[:, months.shape[1] // 2]
-        spread = np.interp(middle, BASELINE_MONTHS, self.baseline_sd).astype(self.dtype)
-        return hazard, self.neg_scale * np.exp(spread[:, None] * self.baseline_z)
+        spread = np.interp(months, BASELINE_MONTHS, self.baseline_sd).astype(self.dtype)
+        return hazard * np.exp(spread * self.baseline_z), self.neg_scale
 
     def cured_at(self, months: np.ndarray) -> np.ndarray:
         """exp(-b t), what the cured keep at ``months`` (T,) or (n, T): their share of

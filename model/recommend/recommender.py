@@ -105,6 +105,7 @@ class Recommender:
             _in_order(
                 lambda values, n: prediction_frame(assess(self, values, n), _ids(values)),
                 _chunks(typed),
+                len(typed),
             )
         )
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
@@ -114,7 +115,9 @@ class Recommender:
         PREDICT_CHUNK_ROWS rows at a time (bounded memory; a caller can pass one chunk on
         while the next is computed), as JSON-ready dicts in ``PatientAnswer``'s shape."""
         yield from _in_order(
-            lambda values, n: answer_records(assess(self, values, n), values), _chunks(typed)
+            lambda values, n: answer_records(assess(self, values, n), values),
+            _chunks(typed),
+            len(typed),
         )
 
     def recommend_one(self, patient: Mapping) -> PatientAnswer:
@@ -141,10 +144,11 @@ class Recommender:
         )
 
 
-def _in_order(work: Callable, chunks: Iterator[tuple]) -> Iterator:
-    """``work(*chunk)`` of every chunk, in order, ``PREDICT_THREADS`` chunks computed at
-    once (no more held: memory stays bounded on a long table)."""
-    if PREDICT_THREADS == 1:
+def _in_order(work: Callable, chunks: Iterator[tuple], n_rows: int) -> Iterator:
+    """``work(*chunk)`` of every chunk of a table of ``n_rows``, in order,
+    ``PREDICT_THREADS`` chunks computed at once (no more held: memory stays bounded on a
+    long table); a table of one chunk (every small list) starts no thread."""
+    if PREDICT_THREADS == 1 or n_rows <= PREDICT_CHUNK_ROWS:
         yield from (work(*chunk) for chunk in chunks)
         return
     with ThreadPoolExecutor(PREDICT_THREADS, thread_name_prefix="il2select-chunk") as pool:

@@ -88,3 +88,16 @@ def test_unrecorded_toxicity_is_left_out_not_a_nan_allowance(recommender):
     )
     tau = taus["p_severe_cardiac_toxicity"]
     assert tau > 0 and tau == pytest.approx(alone["p_severe_cardiac_toxicity"])
+
+
+def test_a_version_measured_at_the_horizons_alone_keeps_its_median_allowance():
+    """Before the early months were measured, a median's bounds read the 12-month
+    allowance flat below 12 months; a curve's band starts from 0 at month 0."""
+    from model.estimators.misfit import tau_at
+
+    taus = {"os_at_12_months": 0.01, "os_at_24_months": 0.02, "pfs_at_12_months": 0.5}
+    months = np.array([0.0, 6.0, 12.0, 18.0, 100.0])
+    np.testing.assert_allclose(
+        tau_at(taus, "os", months, from_zero=False), [0.01, 0.01, 0.01, 0.015, 0.02]
+    )
+    np.testing.assert_allclose(tau_at(taus, "os", months), [0.0, 0.005, 0.01, 0.015, 0.02])
