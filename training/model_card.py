@@ -29,10 +29,10 @@ LIMITATIONS = (
     "probability never hides a contraindication.",
     "The 95 % intervals carry the models' parameter uncertainty, and for survival and "
     "toxicity a model-error allowance measured on the training data; against the "
-    "generator's truth, averaged over six training cohorts, 26 of 28 kinds cover it "
-    "90-99 % of the time and two less (IL-2 overall survival at 24 months for the "
-    "best-prognosis patients, TKI durable complete remission); one model's coverage, in the "
-    "table below, varies more: read an interval as a lower bound on the uncertainty.",
+    "generator's truth, averaged over six training cohorts, 27 of 28 kinds cover it "
+    "90-99 % of the time and one less (IL-2 overall survival at 24 months, for the "
+    "best-prognosis patients); one model's coverage, in the table below, varies more: "
+    "read an interval as a lower bound on the uncertainty.",
 )
 
 

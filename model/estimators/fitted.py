@@ -99,6 +99,7 @@ def fit_estimators(
             design[rows],
             {e: _time_and_event(got, e) for e in ("pfs", "os")},
             got["severe_cardiac_toxicity"].to_numpy(dtype=float) if name == "il2" else None,
+            got["best_response"].to_numpy(dtype=object),
         )
         group_misfit[name] = fit_group_misfit(
             models[name],

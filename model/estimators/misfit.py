@@ -8,7 +8,9 @@ compared with the Kaplan–Meier estimate, and so in each cell of the prognostic
 (``covariate_cells``: an error that cancels across deciles shows there). The spread of
 those gaps beyond what sampling explains (their squares less the KM variance, averaged)
 estimates the model error tau; IL-2's cardiac toxicity gets one the same way, against the
-observed rate. An interval's half-width then becomes sqrt(half-width^2 + (1.96 tau)^2). Parameter
+observed rate, and P(durable CR) against the observed share of complete responses times
+their Kaplan–Meier at 60 months (TKI: mean coverage over six training seeds 0.888 ->
+0.934). An interval's half-width then becomes sqrt(half-width^2 + (1.96 tau)^2). Parameter
 draws shrink as the cohort grows; a model's shape error does not, and without this
 allowance intervals from a large cohort missed the truth most of the time.
 """
@@ -17,12 +19,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from model.contract.columns import DURABLE_MONTHS
 from model.estimators.design import FEATURE_NAMES
 from model.estimators.strategy import StrategyDraws, StrategyModel
 from model.estimators.strategy_predictions import (
     SURVIVAL_MONTHS,
+    PreparedStrategy,
     point_draws,
     prepare_strategy,
+    strategy_quantities,
 )
 
 # where the misfit is measured (whole months: they name the allowances): the horizons
@@ -41,9 +46,11 @@ def survival_misfit(
     design: np.ndarray,
     outcomes: dict[str, tuple[np.ndarray, np.ndarray]],
     toxicity: np.ndarray | None = None,
+    best_response: np.ndarray | None = None,
 ) -> dict[str, float]:
     """tau per ``{endpoint}_at_{month}_months`` for one strategy's own patients;
-    ``outcomes[endpoint]`` is their (time, event)."""
+    ``outcomes[endpoint]`` is their (time, event); with ``best_response``, P(durable CR)'s
+    too (it reads the complete responders' PFS curve at 60 months: its shape's error)."""
     prepared = prepare_strategy(model, point_draws(draws), design)
     cells = covariate_cells(design)
     out = {}
@@ -55,6 +62,9 @@ def survival_misfit(
                 return kaplan_meier_at(time[rows], event[rows], month)
 
             out[f"{endpoint}_at_{int(month)}_months"] = _tau(predicted[:, j], cells, observed)
+    if best_response is not None and "pfs" in outcomes:
+        complete = np.asarray(best_response) == "CR"
+        out["p_durable_cr"] = _durable_tau(prepared, cells, complete, *outcomes["pfs"])
     if model.toxicity is not None and toxicity is not None:
         recorded = ~np.isnan(toxicity)  # as the fit: a registry may not record every event
         seen, events = design[recorded], toxicity[recorded]
@@ -113,6 +123,29 @@ def _tau(predicted: np.ndarray, cells: np.ndarray, observed) -> float:
             value, variance = observed(rows)
             excess.append((predicted[rows].mean() - value) ** 2 - variance)
     return float(np.sqrt(max(0.0, float(np.mean(excess)))))
+
+
+def _durable_tau(
+    prepared: PreparedStrategy,
+    cells: np.ndarray,
+    complete: np.ndarray,
+    time: np.ndarray,
+    event: np.ndarray,
+) -> float:
+    """P(durable CR) = P(CR) x S(60 months) of the complete responders' PFS, against the
+    observed share of complete responses times their Kaplan-Meier at that month (the
+    product's variance by the delta method)."""
+    predicted = strategy_quantities(prepared, ())["p_durable_cr"][0]
+
+    def observed(rows):
+        share = float(complete[rows].mean())
+        chosen = rows & complete
+        if not chosen.any():
+            return 0.0, share * (1 - share) / rows.sum()
+        km, km_variance = kaplan_meier_at(time[chosen], event[chosen], float(DURABLE_MONTHS))
+        return share * km, km**2 * share * (1 - share) / rows.sum() + share**2 * km_variance
+
+    return _tau(predicted, cells, observed)
 
 
 def _rate(outcome: np.ndarray) -> tuple[float, float]:

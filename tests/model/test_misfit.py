@@ -55,8 +55,8 @@ def test_an_error_that_cancels_across_deciles_shows_in_the_covariate_cells():
 
 def test_the_allowance_only_widens(recommender):
     for name, taus in recommender.estimators.misfit.items():
-        # both endpoints at every month; IL-2's cardiac toxicity has one too
-        expected = 2 * len(MISFIT_MONTHS) + (name == "il2")
+        # both endpoints at every month, P(durable CR); IL-2's cardiac toxicity has one too
+        expected = 2 * len(MISFIT_MONTHS) + 1 + (name == "il2")
         assert len(taus) == expected and all(t >= 0 for t in taus.values()), name
     assert "p_severe_cardiac_toxicity" in recommender.estimators.misfit["il2"]
     point = np.array([0.2, 0.5, 0.9])
@@ -88,6 +88,29 @@ def test_unrecorded_toxicity_is_left_out_not_a_nan_allowance(recommender):
     )
     tau = taus["p_severe_cardiac_toxicity"]
     assert tau > 0 and tau == pytest.approx(alone["p_severe_cardiac_toxicity"])
+
+
+def test_a_durable_remission_the_curve_promises_but_the_data_do_not_show_is_allowed_for(
+    recommender,
+):
+    """P(durable CR) reads the complete responders' PFS at 60 months: when every complete
+    response in the data relapses within two years, the allowance is as large as the
+    predicted share it promised; with no complete response recorded, none is measured."""
+    from model.estimators.design import FEATURE_NAMES
+    from model.estimators.misfit import survival_misfit
+
+    rng = np.random.default_rng(7)
+    n = 6000
+    design = (rng.random((n, len(FEATURE_NAMES))) < 0.3).astype(float)
+    design[:, 0] = 1.0
+    model, draws = recommender.estimators.models["il2"], recommender.estimators.draws["il2"]
+    response = np.where(rng.random(n) < 0.1, "CR", "PD").astype(object)
+    time = np.where(response == "CR", rng.uniform(6, 24, n), rng.exponential(3, n))
+    pfs = {"pfs": (time, np.ones(n, bool))}
+    taus = survival_misfit(model, draws, design, pfs, best_response=response)
+    promised = taus["p_durable_cr"]
+    assert promised > 0.01
+    assert "p_durable_cr" not in survival_misfit(model, draws, design, pfs)
 
 
 def test_a_version_measured_at_the_horizons_alone_keeps_its_median_allowance():
