@@ -34,6 +34,7 @@ from rich.table import Table
 
 from bench.ceiling import ceiling
 from bench.loadgen import build_request, run_load
+from bench.phase_cost import measured_phase
 from model.settings import get_settings
 from serving.auth import hash_token
 from serving.listener import SERVE_COMMAND
@@ -320,25 +321,46 @@ def worker_scaling(
     while the other is measured), alternated ``rounds`` times, so that the machine's drift
     falls on both sides: each round's 2-worker rate is set against the mean of the
     1-worker rates around it. Returns (1-worker rates, 2-worker rates, each round's
-    ratio, CPU seconds per worker in the 2-worker phases)."""
-    two_env = {**env, "BENTOML_CONFIG_OPTIONS": "services.il2select.workers=2"}
+    ratio, CPU seconds per worker in the 2-worker phases, and where the CPU went in the
+    last phase of each: ``PhaseCost`` for 1 and for 2 workers)."""
+    two_env = {
+        **env,
+        "BENTOML_CONFIG_OPTIONS": "services.il2select.workers=2",
+        # a home of its own: a server empties its home's Prometheus directory at start,
+        # which would blind the first service's /metrics (the batch sizes read here)
+        "BENTOML_HOME": str(folder / "bento-2-workers"),
+    }
     console.print("2 workers: starting a second service beside the first …")
     two = launch(SERVICE_COMMAND, two_env, "/readyz", folder / "service-2-workers.log")
     try:
         two_rec = [r.replace(f":{svc.port}".encode(), f":{two.port}".encode(), 1) for r in rec]
         run_load(HOST, two.port, two_rec, concurrency=16, duration_s=3)  # both workers warm
-        workers = [p for p in two.family() if "_bentoml_impl.worker" in " ".join(p.cmdline())]
-        before = [sum(w.cpu_times()[:2]) for w in workers]
-        ones, twos = [], []
+        workers = {port: _workers(service) for port, service in ((svc.port, svc), (two.port, two))}
+        before = [sum(w.cpu_times()[:2]) for w in workers[two.port]]
+        ones, twos, costs = [], [], {}
+
+        def phase(port, requests, rates):
+            result, costs[port] = measured_phase(
+                f"http://{HOST}:{port}",
+                TOKEN,
+                workers[port],
+                lambda: run_load(HOST, port, requests, concurrency=16, duration_s=phase_s),
+            )
+            rates.append(result.rate)
+
         for _ in range(rounds):
-            ones.append(run_load(HOST, svc.port, rec, concurrency=16, duration_s=phase_s).rate)
-            twos.append(run_load(HOST, two.port, two_rec, concurrency=16, duration_s=phase_s).rate)
-        ones.append(run_load(HOST, svc.port, rec, concurrency=16, duration_s=phase_s).rate)
-        split = [sum(w.cpu_times()[:2]) - b for w, b in zip(workers, before, strict=True)]
+            phase(svc.port, rec, ones)
+            phase(two.port, two_rec, twos)
+        phase(svc.port, rec, ones)
+        split = [sum(w.cpu_times()[:2]) - b for w, b in zip(workers[two.port], before, strict=True)]
     finally:
         two.stop()
     ratios = [t / ((ones[i] + ones[i + 1]) / 2) for i, t in enumerate(twos)]
-    return ones, twos, ratios, split
+    return ones, twos, ratios, split, (costs[svc.port], costs[two.port])
+
+
+def _workers(service: Launched) -> list[psutil.Process]:
+    return [p for p in service.family() if "_bentoml_impl.worker" in " ".join(p.cmdline())]
 
 
 def _listed(values, spec: str) -> str:
@@ -437,7 +459,7 @@ def report(rows: list[tuple]) -> bool:
         "< 10 s",
         _mark(ok),
     )
-    for _, ones, twos, ratios, split in (r for r in rows if r[0] == "scaling"):
+    for _, ones, twos, ratios, split, costs in (r for r in rows if r[0] == "scaling"):
         ratio = float(np.median(ratios))
         ok = ratio >= 1.5
         checks.append(ok)
@@ -448,6 +470,8 @@ def report(rows: list[tuple]) -> bool:
             "", "", "", "", f"{float(np.median(twos)):,.0f}", f"{ratio:.2f}× 1 worker (median)",
             "≥ 1.5× 1 worker", _mark(ok),
         )  # fmt: skip
+        for label, cost in zip(("1 worker", "2 workers"), costs, strict=True):
+            table.add_row(f"  last {label} phase: {cost.shown()}", *[""] * 8)
     for _, ratios in (r for r in rows if r[0] == "ceiling"):
         table.add_row(
             "ceiling: 2 processes of in-process compute vs 1 (bench.ceiling), rounds "

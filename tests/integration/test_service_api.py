@@ -12,6 +12,7 @@ import httpx
 import pandas as pd
 import pytest
 
+from bench.phase_cost import batch_totals
 from model.contract.patient import patient_example
 from model.recommend.prediction_table import REASON_SEPARATOR
 from model.rules.derive import DERIVED_COLUMNS, RULES_VERSION
@@ -100,6 +101,9 @@ def test_concurrent_recommendations_are_batched_and_each_answer_is_the_patients_
         f"{len(asked)} requests in {burst + 1} bursts of {width}, all alone: {grown}"
     )
     assert grown["sum"] == len(asked)  # every patient computed once, in some batch
+    with service.client() as client:  # bench.serving reads the same histogram
+        now = _histogram(client.get("/metrics").text, "recommend_batch_size")
+    assert batch_totals(service.url, service.token) == (now["sum"], now["count"])
     for patient, response in zip(asked, answered, strict=True):
         assert response.status_code == 200, response.text
         served = response.json()
