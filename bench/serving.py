@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -191,9 +192,29 @@ def bench(
     audit_url: str | None = None,
     scaling: bool = False,
 ) -> list[tuple]:
+    """Every measurement's rows. The servers' logs and audit database go to a temporary
+    folder, removed when the run ends; kept (and named) when it fails."""
+    folder = Path(tempfile.mkdtemp(prefix="il2select-bench-"))
+    try:
+        rows = _measured(folder, tracking_uri, sustained_s, phase_s, workers, audit_url, scaling)
+    except BaseException:
+        console.print(f"[red]the benchmark failed: its servers' logs are in {folder}[/red]")
+        raise
+    shutil.rmtree(folder, ignore_errors=True)
+    return rows
+
+
+def _measured(
+    folder: Path,
+    tracking_uri: str,
+    sustained_s: float,
+    phase_s: float,
+    workers: int,
+    audit_url: str | None,
+    scaling: bool,
+) -> list[tuple]:
     patients = patients_from_table(pd.read_csv(CLINIC_LIST, dtype=str, keep_default_na=False))
     rows: list[tuple] = []
-    folder = Path(tempfile.mkdtemp(prefix="il2select-bench-"))
     env = service_env(tracking_uri, folder)
     if audit_url:
         env["IL2SELECT_AUDIT_URL"] = audit_url
@@ -514,11 +535,12 @@ def _mark(ok: bool | None) -> str:
     return "" if ok is None else ("PASS" if ok else "FAIL")
 
 
-def fresh_champion() -> str:
-    """A throw-away registry with a champion trained on a small synthetic cohort."""
+def fresh_champion(folder: Path | None = None) -> str:
+    """A throw-away registry (in ``folder``, else a new temporary folder) with a champion
+    trained on a small synthetic cohort."""
     from tests.integration.service_fixtures import train_champion
 
-    return train_champion(Path(tempfile.mkdtemp(prefix="il2select-bench-champion-")))
+    return train_champion(folder or Path(tempfile.mkdtemp(prefix="il2select-bench-champion-")))
 
 
 def main() -> None:
@@ -534,9 +556,10 @@ def main() -> None:
     parser.add_argument("--audit", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--scaling", action="store_true", help="2 workers against 1")
     args = parser.parse_args()
-    tracking_uri = fresh_champion() if args.fresh_champion else get_settings().tracking_uri
+    store = Path(tempfile.mkdtemp(prefix="il2select-bench-champion-"))
     cluster = None
     try:
+        tracking_uri = fresh_champion(store) if args.fresh_champion else get_settings().tracking_uri
         audit_url = None
         if args.audit == "postgres":
             from tests.engines import PostgreSQL
@@ -550,6 +573,7 @@ def main() -> None:
     finally:
         if cluster is not None:
             cluster.remove()
+        shutil.rmtree(store, ignore_errors=True)
     console.print(f"audit store: {args.audit}")
     sys.exit(0 if report(rows) else 1)
 
