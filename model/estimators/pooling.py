@@ -47,6 +47,30 @@ class PooledDesign:
             shares = shares.toarray()
         return cls(np.ascontiguousarray(distinct[:, 1:]), owner, shares)
 
+    @classmethod
+    def joined(cls, parts: list[tuple[np.ndarray, PooledDesign]], n: int) -> PooledDesign:
+        """Several groups of patients' pooled rows as one batch of ``n``: each part is the
+        batch rows its patients hold and their ``PooledDesign``."""
+        owners, rows, columns, shares, offset = [], [], [], [], 0
+        for at, part in parts:
+            size = len(part.design)
+            owners.append(at[part.owner])
+            if part.shares is None:  # one row a patient, its whole share
+                found = sparse.coo_matrix((np.ones(size), (np.arange(size), np.arange(size))))
+            else:
+                found = sparse.coo_matrix(part.shares)
+            rows.append(at[found.row])
+            columns.append(offset + found.col)
+            shares.append(found.data)
+            offset += size
+        joined = sparse.csr_matrix(
+            (np.concatenate(shares), (np.concatenate(rows), np.concatenate(columns))),
+            shape=(n, offset),
+        )
+        dense = joined.toarray() if n * offset <= DENSE_SHARES else joined
+        design = np.concatenate([part.design for _, part in parts])
+        return cls(design, np.concatenate(owners), dense)
+
     def pool(self, values: np.ndarray) -> np.ndarray:
         """Per-patient averages (n, ...) of per-row values (U, ...)."""
         return values if self.shares is None else self.shares @ values

@@ -14,10 +14,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.estimators.design import design_matrix
+from model.estimators.draw_intervals import (
+    LEVEL,
+    bracket,
+    intervals,
+    median_bounds,
+    with_allowance,
+)
 from model.estimators.fitted import STRATEGIES, FittedEstimators
 from model.estimators.group_misfit import allowance_at, allowance_knots
 from model.estimators.imputation import has_unknown
-from model.estimators.misfit import Z, tau_at, widen
+from model.estimators.misfit import tau_at, widen
 from model.estimators.pooling import PooledDesign
 from model.estimators.strategy_predictions import (
     GRID_MONTHS,
@@ -28,8 +35,6 @@ from model.estimators.strategy_predictions import (
     strategy_quantities,
 )
 from model.rules.derive import Derived
-
-LEVEL = 0.95
 
 
 @dataclass(frozen=True)
@@ -56,23 +61,74 @@ def predict_batch(
 ) -> BatchPrediction:
     """Predictions for ``n`` patients given as column arrays (unknown = NaN); ``derived``
     (the rules on these rows) saves deriving them again. Without ``survival``, only the
-    probabilities (what the policy decides on; survival is most of the cost)."""
+    probabilities (what the policy decides on; survival is most of the cost). A small
+    batch with both complete patients and patients with unknown inputs is computed in one
+    pass (``PatientDesigns.mixed``); a large one in two, one per kind."""
     unknown = has_unknown(values, n)
-    parts = []
-    for rows, imputed in ((np.flatnonzero(~unknown), False), (np.flatnonzero(unknown), True)):
-        if rows.size:
-            design = patient_design(estimators, values, rows, imputed, derived)
-            parts.append((rows, _summarise(estimators, design, imputed, survival)))
+    kinds = [(np.flatnonzero(~unknown), False), (np.flatnonzero(unknown), True)]
+    built = [
+        (rows, patient_design(estimators, values, rows, imputed, derived), imputed)
+        for rows, imputed in kinds
+        if rows.size
+    ]
+    n_draws = estimators.n_draws
+    if len(built) == 2 and n <= MIXED_BATCH_MAX_ROWS:
+        designs = PatientDesigns.mixed(built, n, n_draws)
+        return _summarise(estimators, designs, survival)
+    parts = [
+        (rows, _summarise(estimators, PatientDesigns.of(design, imputed, n_draws), survival))
+        for rows, design, imputed in built
+    ]
     return _assemble(parts, n, unknown)
 
 
-# every draw's survival is evaluated at the horizons (their intervals) and at a bracket of
-# times around each patient's point median: the q-quantile over draws of the median is
-# where the q-quantile of S(t) falls to 1/2 (S is monotone in t), so where the band's
-# edges cross one half inside the bracket are the median's interval (beyond it: 0 or
-# not reached, the conservative ends)
-MEDIAN_BRACKET = np.array([0.25, 0.4, 0.6, 0.8, 1.0, 1.25, 1.6, 2.5, 4.0])
-UNREACHED_BRACKET_CENTRE = 240.0  # months: where a curve that never halves is bracketed
+# a batch this small is computed in one pass even when it mixes complete patients and
+# patients with unknown inputs: its cost is the numpy calls, not the arithmetic (in
+# process, 4 complete + 1 unknown: 14.8 ms in two passes against 5 complete: 7.0 ms);
+# /predict's chunks of 1,000 keep one pass per kind (a complete patient's draws share one
+# design row there, not one per draw)
+MIXED_BATCH_MAX_ROWS = 64
+
+
+@dataclass(frozen=True)
+class PatientDesigns:
+    """What ``_summarise`` reads for a batch: the distinct predictor rows its point
+    estimates average (``pooled``), the predictors each parameter draw sees (``paired``:
+    (n, p) shared, or (D, n, p) where draw d sees imputation d mod K), which rows' draw 0
+    counts in their intervals (``with_point``: rows with unknown inputs), which rows had
+    unknown inputs, and the nearest donor's completion of each row (``nearest``)."""
+
+    pooled: PooledDesign
+    paired: np.ndarray
+    with_point: bool | np.ndarray
+    imputed: np.ndarray
+    nearest: np.ndarray
+
+    @classmethod
+    def of(cls, design: np.ndarray, imputed: bool, n_draws: int) -> PatientDesigns:
+        """One kind of patient: ``design`` (n, p) complete, or (K, n, p) imputed."""
+        n = design.shape[-2]
+        paired = design[np.arange(n_draws) % design.shape[0]] if imputed else design
+        nearest = design[0] if imputed else design  # imputation-major, nearest donor first
+        return cls(PooledDesign.of(design), paired, imputed, np.full(n, imputed), nearest)
+
+    @classmethod
+    def mixed(cls, built: list, n: int, n_draws: int) -> PatientDesigns:
+        """Both kinds in row order: ``built`` is [(rows, design, imputed)] for the complete
+        then the imputed rows."""
+        (complete, own, _), (unknown, donors, _) = built
+        k, p = donors.shape[0], donors.shape[-1]
+        paired = np.empty((n_draws, n, p))
+        paired[:, complete] = own
+        paired[:, unknown] = donors[np.arange(n_draws) % k]
+        nearest = np.empty((n, p))
+        nearest[complete], nearest[unknown] = own, donors[0]
+        imputed = np.zeros(n, dtype=bool)
+        imputed[unknown] = True
+        pooled = PooledDesign.joined(
+            [(complete, PooledDesign.of(own)), (unknown, PooledDesign.of(donors))], n
+        )
+        return cls(pooled, paired, imputed, imputed, nearest)
 
 
 def predict_curves(estimators: FittedEstimators, values: Mapping, n: int) -> dict[str, np.ndarray]:
@@ -140,40 +196,35 @@ def patient_design(
 
 
 def _summarise(
-    estimators: FittedEstimators, design: np.ndarray, imputed: bool, survival: bool = True
+    estimators: FittedEstimators, designs: PatientDesigns, survival: bool = True
 ) -> BatchPrediction:
     point, medians, per_draw = {}, {}, {}
     endpoints, horizons = (("pfs", "os"), SURVIVAL_MONTHS) if survival else (("pfs",), ())
-    pooled = PooledDesign.of(design)
     models, draws = estimators.models, estimators.draws
-    # with unknown inputs, draw d sees imputation d mod n_imputations
-    paired = design[np.arange(estimators.n_draws) % design.shape[0]] if imputed else design
     group_misfit = getattr(estimators, "group_misfit", {})  # none before it existed
     allowances = {}  # per strategy and endpoint, each patient's group allowance (n, M)
     for name in STRATEGIES:
-        best, middle = point_outlook(models[name], draws[name], pooled, survival)
+        best, middle = point_outlook(models[name], draws[name], designs.pooled, survival)
         for quantity, values in best.items():  # imputed: the average over imputations
             point[f"{name}_{quantity}"] = values
         for endpoint, median in middle.items():
             medians[f"{name}_median_{endpoint}_months"] = median
-        prepared = prepare_strategy(models[name], draws[name], paired, endpoints)
+        prepared = prepare_strategy(models[name], draws[name], designs.paired, endpoints)
         drawn = strategy_quantities(prepared, horizons)
         if survival and name in group_misfit:
             allowances[name] = allowance_knots(prepared, group_misfit[name])
         for endpoint in middle:  # the band around the point median, (D, n, B)
-            months = _bracket(middle[endpoint])
+            months = bracket(middle[endpoint])
             drawn[f"{endpoint}_bracket"] = prepared.survival(endpoint, months)
-            drawn[f"{endpoint}_bracket_months"] = months
-        for quantity, values in drawn.items():  # imputed: each draw its own imputation
-            keep_all = imputed or quantity.endswith("_bracket_months")  # months: not draws
-            per_draw[f"{name}_{quantity}"] = values if keep_all else values[1:]
+            per_draw[f"{name}_{endpoint}_bracket_months"] = months  # months, not draws
+        for quantity, values in drawn.items():  # every draw: ``with_point`` picks
+            per_draw[f"{name}_{quantity}"] = values
     for quantity in ("p_response", "p_complete_response", "p_cure", "p_durable_cr"):
         key = f"diff_{quantity}"
         point[key] = point[f"il2_{quantity}"] - point[f"tki_{quantity}"]
         per_draw[key] = per_draw[f"il2_{quantity}"] - per_draw[f"tki_{quantity}"]
     brackets = {k: per_draw.pop(k) for k in list(per_draw) if "_bracket" in k}
-    lo, hi = _intervals(per_draw)
-    nearest = design[0] if imputed else design  # imputation-major, nearest donor first
+    lo, hi = intervals(per_draw, designs.with_point)
     misfit = getattr(estimators, "misfit", {})  # versions fitted before it have none
     for name, taus in misfit.items():
         at_horizons = {  # each patient's group allowance at the horizons, (n, 4)
@@ -183,101 +234,10 @@ def _summarise(
         for quantity, tau in taus.items():
             key = f"{name}_{quantity}"
             if key in lo:
-                tau = _with_allowance(tau, at_horizons, quantity)
+                tau = with_allowance(tau, at_horizons, quantity)
                 lo[key], hi[key] = widen(point[key], lo[key], hi[key], tau)
-    if survival:
-        _median_bounds(lo, hi, medians, brackets, misfit, allowances)
-    return BatchPrediction(point, lo, hi, medians, np.full(design.shape[-2], imputed), nearest)
-
-
-def _with_allowance(tau: float, at_horizons: dict[str, np.ndarray], quantity: str):
-    """A horizon's model-error allowance: the mixture's ``tau`` or, where larger, the
-    patient's response-group allowance at that month ((n,) then; ``at_horizons``: per
-    endpoint, (n, 4) at ``SURVIVAL_MONTHS``)."""
-    endpoint, _, rest = quantity.partition("_at_")
-    if endpoint not in at_horizons or not rest.endswith("_months"):
-        return tau
-    column = np.flatnonzero(SURVIVAL_MONTHS == float(rest.removesuffix("_months")))
-    return np.maximum(tau, at_horizons[endpoint][:, column[0]])
-
-
-def _intervals(per_draw: dict[str, np.ndarray]) -> tuple[dict, dict]:
-    """2.5 and 97.5 % quantiles over the draws (axis 0) of every quantity, linearly
-    interpolated between order statistics as numpy's default percentile."""
-    lo, hi = {}, {}
-    for key, values in per_draw.items():
-        lo[key], hi[key] = _quantiles(values)
-    return lo, hi
-
-
-def _quantiles(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    d = values.shape[0]
-    positions = np.array([(1 - LEVEL) / 2, (1 + LEVEL) / 2]) * (d - 1)
-    below, above = np.floor(positions).astype(int), np.ceil(positions).astype(int)
-    weight = (positions - below).astype(values.dtype)
-    # a full sort beats a partition at four order statistics: numpy's vectorised sort is
-    # 3-5 times faster on 200 draws (bench: 35 ms against 9 ms for 199 x 9,000 doubles)
-    order = np.sort(values, axis=0)
-    lift = (slice(None), *([None] * (values.ndim - 1)))
-    bounds = order[below] * (1 - weight)[lift] + order[above] * weight[lift]
-    bounds = bounds.astype(np.float64)  # single-precision draws: no float32 digits shown
-    return bounds[0], bounds[1]
-
-
-def _bracket(median: np.ndarray) -> np.ndarray:
-    """(n, B) months around each point median (a fixed centre where it is never reached)."""
-    centre = np.where(np.isfinite(median), median, UNREACHED_BRACKET_CENTRE)
-    return centre[:, None] * MEDIAN_BRACKET[None, :]
-
-
-def _median_bounds(
-    lo: dict, hi: dict, medians: dict, brackets: dict, misfit: dict, allowances: dict
-) -> None:
-    """The medians' intervals (``..._median_..._months`` in ``lo``/``hi``): where the band's
-    lower edge falls to 1/2 is the median's lower bound, where its upper edge does, the
-    upper bound; 0 before the bracket, inf (not reached) beyond it. The band carries the
-    model-error allowance of the nearest horizons (``misfit``, or the patient's
-    response-group allowance where larger) in quadrature, as every other interval does
-    (``misfit.widen``). Added to the edges linearly instead, the allowance over-covered the
-    TKI medians (0.991 mean coverage over 6 training seeds, 0.998 on one) and covered the
-    IL-2 medians on one seed only by luck of that seed's fit (``bench.train
-    --coverage-seeds``)."""
-    for name in STRATEGIES:
-        for endpoint in ("pfs", "os"):
-            months = brackets[f"{name}_{endpoint}_bracket_months"]
-            low, high = _quantiles(brackets[f"{name}_{endpoint}_bracket"])
-            taus = misfit.get(name, {})
-            if taus:
-                tau = tau_at(taus, endpoint, months, from_zero=False)
-                knots = allowances.get(name, {}).get(endpoint)
-                if knots is not None:
-                    tau = np.maximum(tau, allowance_at(knots, months))
-                middle, half = (low + high) / 2, (high - low) / 2
-                half = np.sqrt(half**2 + (Z * tau) ** 2)
-                low, high = middle - half, middle + half
-            median = f"{name}_median_{endpoint}_months"
-            lo[median] = np.minimum(_first_crossing(low, months, before=0.0), medians[median])
-            hi[median] = np.maximum(_first_crossing(high, months), medians[median])
-
-
-def _first_crossing(curves: np.ndarray, months: np.ndarray, before: float | None = None):
-    """Where each row of ``curves`` (n, T) on its ``months`` (n, T, increasing) first falls
-    to 1/2, linearly interpolated; ``before`` where it is already there at the first
-    month (None: interpolate from S = 1 at month 0), inf where it never falls."""
-    below = curves <= 0.5
-    reached = below.any(axis=1)
-    after = np.argmax(below, axis=1)
-    rows = np.arange(curves.shape[0])
-    first = after == 0
-    prev = np.maximum(after - 1, 0)
-    s0 = np.where(first, 1.0, curves[rows, prev])
-    t0 = np.where(first, 0.0, months[rows, prev])
-    s1, t1 = curves[rows, after], months[rows, after]
-    step = np.where(s0 > s1, s0 - s1, 1.0)
-    crossing = t0 + np.clip((s0 - 0.5) / step, 0.0, 1.0) * (t1 - t0)
-    if before is not None:
-        crossing = np.where(first, before, crossing)
-    return np.where(reached, crossing, np.inf)
+    median_bounds(lo, hi, medians, brackets, misfit, allowances, designs.with_point)
+    return BatchPrediction(point, lo, hi, medians, designs.imputed, designs.nearest)
 
 
 def _assemble(parts, n: int, unknown: np.ndarray) -> BatchPrediction:

@@ -209,3 +209,34 @@ def test_chunks_computed_on_two_threads_answer_as_one_thread_does(recommender, m
     both = recommender.predict_frame(table)
     monkeypatch.setattr(module, "PREDICT_THREADS", 1)
     pd.testing.assert_frame_equal(both, recommender.predict_frame(table))
+
+
+def test_a_small_mixed_batch_computed_in_one_pass_equals_one_pass_per_kind(
+    recommender, typed, monkeypatch
+):
+    """The service's batches mix complete patients and patients with unknown inputs; one
+    pass over both (half the numpy calls) must give what a pass per kind gives."""
+    import model.estimators.predictions as predictions
+
+    chunk = typed.iloc[:40]
+    values = {k: chunk[k].to_numpy() for k in chunk.columns}
+    passes = []
+    summarise = predictions._summarise
+
+    def counted(*args, **kwargs):
+        passes.append(1)
+        return summarise(*args, **kwargs)
+
+    monkeypatch.setattr(predictions, "_summarise", counted)
+    together = recommender.predict_values(values, len(chunk))
+    assert len(passes) == 1 and 0 < together.imputed.sum() < len(chunk)
+    monkeypatch.setattr(predictions, "MIXED_BATCH_MAX_ROWS", 0)
+    apart = recommender.predict_values(values, len(chunk))
+    assert len(passes) == 3
+    np.testing.assert_array_equal(together.imputed, apart.imputed)
+    np.testing.assert_array_equal(together.nearest_design, apart.nearest_design)
+    for field in ("point", "lo", "hi", "medians"):
+        got, expected = getattr(together, field), getattr(apart, field)
+        assert got.keys() == expected.keys()
+        for key in expected:
+            np.testing.assert_allclose(got[key], expected[key], rtol=0, atol=TOLERANCE)
