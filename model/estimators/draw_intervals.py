@@ -47,13 +47,13 @@ def quantiles(
     values: np.ndarray, with_point: bool | np.ndarray = True
 ) -> tuple[np.ndarray, np.ndarray]:
     """The interval's ends over the draws (D, n, ...), draw 0 counted where ``with_point``
-    (one flag, or one per row (n,)). Per row, a complete patient's draw 0 is moved past
-    every other draw (+inf) and its order statistics are read among the D - 1 left: the
-    same numbers as over draws 1… alone."""
+    (one flag, or one bool per row (n,)). Per row, a complete patient's draw 0 is moved
+    past every other draw (NaN sorts last, after +inf and with any NaN draw) and its order
+    statistics are read among the D - 1 left: the same numbers as over draws 1… alone."""
     if np.ndim(with_point) == 0:
         return _ordered(np.sort(values if with_point else values[1:], axis=0), None)
     values = values.copy()
-    values[0, ~with_point] = np.inf
+    values[0, ~np.asarray(with_point, dtype=bool)] = np.nan
     counts = np.where(with_point, values.shape[0], values.shape[0] - 1)
     return _ordered(np.sort(values, axis=0), counts)
 

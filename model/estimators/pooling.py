@@ -67,9 +67,10 @@ class PooledDesign:
             (np.concatenate(shares), (np.concatenate(rows), np.concatenate(columns))),
             shape=(n, offset),
         )
-        dense = joined.toarray() if n * offset <= DENSE_SHARES else joined
         design = np.concatenate([part.design for _, part in parts])
-        return cls(design, np.concatenate(owners), dense)
+        # kept sparse: a dense product would carry one row's overflow (0 * inf = NaN) into
+        # every patient of the batch, the complete ones included
+        return cls(design, np.concatenate(owners), joined)
 
     def pool(self, values: np.ndarray) -> np.ndarray:
         """Per-patient averages (n, ...) of per-row values (U, ...)."""

@@ -240,3 +240,20 @@ def test_a_small_mixed_batch_computed_in_one_pass_equals_one_pass_per_kind(
         assert got.keys() == expected.keys()
         for key in expected:
             np.testing.assert_allclose(got[key], expected[key], rtol=0, atol=TOLERANCE)
+
+
+def test_joined_pooling_keeps_each_patient_to_its_own_rows():
+    """Complete patients (one row each) and imputed ones (several) pooled as one batch:
+    each patient's value is its own rows' average, and one row's overflow stays its own."""
+    complete = PooledDesign.of(np.array([[1.0, 0.0], [1.0, 1.0]]))
+    imputed = PooledDesign.of(np.array([[[1.0, 2.0]], [[1.0, 3.0]], [[1.0, 2.0]], [[1.0, 2.0]]]))
+    joined = PooledDesign.joined([(np.array([2, 0]), complete), (np.array([1]), imputed)], 3)
+    assert joined.owner.tolist() == [2, 0, 1, 1]
+    values = np.array([10.0, 20.0, 30.0, np.inf])  # per distinct row: 2, 0, then 1's two
+    np.testing.assert_array_equal(joined.pool(values)[[0, 2]], [20.0, 10.0])
+    assert np.isinf(joined.pool(values)[1])
+    finite = values.copy()
+    finite[3] = 40.0  # patient 1: imputed 3 of 4 times as [1, 2], once as [1, 3]
+    rows = {tuple(r): v for r, v in zip(joined.design.tolist(), finite, strict=True)}
+    expected = 0.75 * rows[(1.0, 2.0)] + 0.25 * rows[(1.0, 3.0)]
+    assert joined.pool(finite)[1] == pytest.approx(expected)
