@@ -20,7 +20,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import attack_phases as phases
-from bench.serving import SERVICE_COMMAND, Launched, fresh_champion, launch, service_env
+from bench.serving import SERVICE_COMMAND, Launched, benchmarked_champion, launch, service_env
+from bench.unwind import unwind_on_sigterm
 from model.settings import get_settings
 
 console = Console(width=170)
@@ -186,8 +187,10 @@ def main() -> None:
     parser.add_argument("--fresh-champion", action="store_true")
     parser.add_argument("--only", action="append", choices=PHASES, help="run this phase only")
     args = parser.parse_args()
-    tracking_uri = fresh_champion() if args.fresh_champion else get_settings().tracking_uri
-    sys.exit(0 if report(run(tracking_uri, args.clients, args.only)) else 1)
+    unwind_on_sigterm()
+    with benchmarked_champion(args.fresh_champion) as tracking_uri:
+        ok = report(run(tracking_uri, args.clients, args.only))
+    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":

@@ -27,9 +27,9 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.loadgen import LoadResult, build_request, run_load
-from bench.serving import HOST, SERVICE_COMMAND, TOKEN, free_port, fresh_champion, launch
+from bench.serving import HOST, SERVICE_COMMAND, TOKEN, benchmarked_champion, free_port, launch
 from bench.serving import service_env as rest_env
-from model.settings import get_settings
+from bench.unwind import unwind_on_sigterm
 from tests.cds_hooks_client import (
     SERVICE_PATH,
     clinic_resources,
@@ -146,21 +146,22 @@ def main() -> None:
         help="train a small champion in a throw-away store (default: the project's @champion)",
     )
     args = parser.parse_args()
-    tracking_uri = fresh_champion() if args.fresh_champion else get_settings().tracking_uri
-    folder = Path(tempfile.mkdtemp(prefix="il2select-bench-cds-"))
-    port = free_port()
-    env = rest_env(tracking_uri, folder) | {
-        "IL2SELECT_CDS_ISSUERS": issuers_env(),
-        "IL2SELECT_PUBLIC_URL": f"http://{HOST}:{port}",
-        "IL2SELECT_CHAMPION_POLL_S": "0",
-    }
-    record = realistic_record(date.today())
-    console.print("starting the service …")
-    server = launch(SERVICE_COMMAND, env, "/readyz", folder / "service.log", port=port)
-    try:
-        results = measure(server.port, record, args.phase_s, args.rounds)
-    finally:
-        server.stop()
+    unwind_on_sigterm()
+    with benchmarked_champion(args.fresh_champion) as tracking_uri:
+        folder = Path(tempfile.mkdtemp(prefix="il2select-bench-cds-"))
+        port = free_port()
+        env = rest_env(tracking_uri, folder) | {
+            "IL2SELECT_CDS_ISSUERS": issuers_env(),
+            "IL2SELECT_PUBLIC_URL": f"http://{HOST}:{port}",
+            "IL2SELECT_CHAMPION_POLL_S": "0",
+        }
+        record = realistic_record(date.today())
+        console.print("starting the service …")
+        server = launch(SERVICE_COMMAND, env, "/readyz", folder / "service.log", port=port)
+        try:
+            results = measure(server.port, record, args.phase_s, args.rounds)
+        finally:
+            server.stop()
     sys.exit(0 if report(results, record) else 1)
 
 

@@ -15,6 +15,8 @@ import subprocess
 import sys
 import time
 
+from bench.unwind import unwind_on_sigterm
+
 BATCH = 8  # patients a batch: what a worker computes together at concurrency 16
 
 
@@ -89,6 +91,7 @@ def main() -> None:
     parser.add_argument("--start-at", type=float, default=0.0)
     parser.add_argument("--windows", default="")
     args = parser.parse_args()
+    unwind_on_sigterm()
     if args.child:
         windows = [int(w) for w in args.windows.split(",") if w]
         print(
@@ -97,9 +100,10 @@ def main() -> None:
             )
         )
         return
-    from bench.serving import fresh_champion
+    from bench.serving import benchmarked_champion
 
-    ratios = ceiling(fresh_champion(), args.seconds, args.rounds)
+    with benchmarked_champion(True) as tracking_uri:
+        ratios = ceiling(tracking_uri, args.seconds, args.rounds)
     print(f"2 processes against 1, each round: {', '.join(f'{r:.2f}' for r in ratios)}")
     print(
         f"ceiling for 2 workers on this machine (median): {sorted(ratios)[len(ratios) // 2]:.2f}×"

@@ -12,8 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.serving import SERVICE_COMMAND, TOKEN, fresh_champion, launch, service_env
-from model.settings import get_settings
+from bench.serving import SERVICE_COMMAND, TOKEN, benchmarked_champion, launch, service_env
+from bench.unwind import unwind_on_sigterm
 
 
 def main() -> None:
@@ -23,41 +23,42 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--fresh-champion", action="store_true")
     args = parser.parse_args()
-    tracking_uri = fresh_champion() if args.fresh_champion else get_settings().tracking_uri
-    folder = Path(tempfile.mkdtemp(prefix="il2select-fuzz-"))
-    server = launch(
-        SERVICE_COMMAND,
-        service_env(tracking_uri, folder),
-        "/readyz",
-        folder / "service.log",
-    )
-    command = [
-        sys.executable,
-        "-m",
-        "schemathesis.cli",
-        "run",
-        f"http://127.0.0.1:{server.port}/docs.json",
-        "-H",
-        f"Authorization: Bearer {TOKEN}",
-        # BentoML's generated OpenAPI lists 200 only, so 401/413/415/422 would count as
-        # "undocumented status codes": the check here is the issue's, no 5xx
-        "--checks",
-        "not_a_server_error",
-        "--max-examples",
-        str(args.max_examples),
-        "--max-time",
-        str(args.max_time),
-        "--request-timeout",
-        "60",
-        "--report-dir",
-        str(folder / "reports"),
-    ]
-    if args.seed is not None:
-        command += ["--seed", str(args.seed)]
-    try:
-        done = subprocess.run(command, cwd=folder, timeout=args.max_time + 120)
-    finally:
-        server.stop()
+    unwind_on_sigterm()
+    folder = Path(tempfile.mkdtemp(prefix="il2select-fuzz-"))  # kept: the reports and the log
+    with benchmarked_champion(args.fresh_champion) as tracking_uri:
+        server = launch(
+            SERVICE_COMMAND,
+            service_env(tracking_uri, folder),
+            "/readyz",
+            folder / "service.log",
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "schemathesis.cli",
+            "run",
+            f"http://127.0.0.1:{server.port}/docs.json",
+            "-H",
+            f"Authorization: Bearer {TOKEN}",
+            # BentoML's generated OpenAPI lists 200 only, so 401/413/415/422 would count as
+            # "undocumented status codes": the check here is the issue's, no 5xx
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            str(args.max_examples),
+            "--max-time",
+            str(args.max_time),
+            "--request-timeout",
+            "60",
+            "--report-dir",
+            str(folder / "reports"),
+        ]
+        if args.seed is not None:
+            command += ["--seed", str(args.seed)]
+        try:
+            done = subprocess.run(command, cwd=folder, timeout=args.max_time + 120)
+        finally:
+            server.stop()
     print(f"server log: {folder / 'service.log'}")
     sys.exit(done.returncode)
 

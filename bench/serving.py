@@ -23,6 +23,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +38,7 @@ from rich.table import Table
 from bench.ceiling import ceiling
 from bench.loadgen import build_request, run_load
 from bench.phase_cost import measured_phase
+from bench.unwind import unwind_on_sigterm
 from model.settings import get_settings
 from serving.auth import hash_token
 from serving.listener import SERVE_COMMAND
@@ -535,12 +538,21 @@ def _mark(ok: bool | None) -> str:
     return "" if ok is None else ("PASS" if ok else "FAIL")
 
 
-def fresh_champion(folder: Path | None = None) -> str:
-    """A throw-away registry (in ``folder``, else a new temporary folder) with a champion
-    trained on a small synthetic cohort."""
+@contextmanager
+def benchmarked_champion(fresh: bool) -> Iterator[str]:
+    """The tracking URI a benchmark serves: with ``fresh``, a small champion trained in a
+    temporary store, removed when the benchmark ends, however it ends; else the project's
+    ``@champion``."""
+    if not fresh:
+        yield get_settings().tracking_uri
+        return
     from tests.integration.service_fixtures import train_champion
 
-    return train_champion(folder or Path(tempfile.mkdtemp(prefix="il2select-bench-champion-")))
+    store = Path(tempfile.mkdtemp(prefix="il2select-bench-champion-"))
+    try:
+        yield train_champion(store)
+    finally:
+        shutil.rmtree(store, ignore_errors=True)
 
 
 def main() -> None:
@@ -556,24 +568,23 @@ def main() -> None:
     parser.add_argument("--audit", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--scaling", action="store_true", help="2 workers against 1")
     args = parser.parse_args()
-    store = Path(tempfile.mkdtemp(prefix="il2select-bench-champion-"))
+    unwind_on_sigterm()
     cluster = None
-    try:
-        tracking_uri = fresh_champion(store) if args.fresh_champion else get_settings().tracking_uri
-        audit_url = None
-        if args.audit == "postgres":
-            from tests.engines import PostgreSQL
+    with benchmarked_champion(args.fresh_champion) as tracking_uri:
+        try:
+            audit_url = None
+            if args.audit == "postgres":
+                from tests.engines import PostgreSQL
 
-            cluster = PostgreSQL().initialise()
-            audit_url = cluster.create_database("audit")
-            console.print(f"audit log on PostgreSQL: {audit_url}")
-        rows = bench(
-            tracking_uri, args.sustained_s, args.phase_s, args.workers, audit_url, args.scaling
-        )
-    finally:
-        if cluster is not None:
-            cluster.remove()
-        shutil.rmtree(store, ignore_errors=True)
+                cluster = PostgreSQL().initialise()
+                audit_url = cluster.create_database("audit")
+                console.print(f"audit log on PostgreSQL: {audit_url}")
+            rows = bench(
+                tracking_uri, args.sustained_s, args.phase_s, args.workers, audit_url, args.scaling
+            )
+        finally:
+            if cluster is not None:
+                cluster.remove()
     console.print(f"audit store: {args.audit}")
     sys.exit(0 if report(rows) else 1)
 

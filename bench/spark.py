@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from bench.unwind import unwind_on_sigterm
 from model.contract.columns import COLUMNS
 from model.settings import get_settings
 
@@ -202,8 +202,7 @@ def main() -> None:
         help="train a small champion in a throw-away store (default: the project's @champion)",
     )
     args = parser.parse_args()
-    # SIGTERM (a CI timeout, kill) unwinds like Ctrl-C, through every finally below
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    unwind_on_sigterm()
     folder = Path(tempfile.mkdtemp(prefix="il2select-bench-spark-"))
     try:
         tracking_uri = get_settings().tracking_uri

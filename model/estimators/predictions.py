@@ -83,10 +83,10 @@ def predict_batch(
 
 
 # a batch this small is computed in one pass even when it mixes complete patients and
-# patients with unknown inputs: its cost is the numpy calls, not the arithmetic (in
-# process, 4 complete + 1 unknown: 14.8 ms in two passes against 5 complete: 7.0 ms);
-# /predict's chunks of 1,000 keep one pass per kind (a complete patient's draws share one
-# design row there, not one per draw)
+# patients with unknown inputs: its cost is the numpy calls, not the arithmetic (CPU in
+# process, 150 alternated rounds: 4 complete + 1 unknown 21.2 ms in two passes, 16.2 in
+# one; 5 random clinic-list patients 22.4 and 17.9); /predict's chunks of 1,000 keep one
+# pass per kind (a complete patient's draws share one design row there, not one per draw)
 MIXED_BATCH_MAX_ROWS = 64
 
 
