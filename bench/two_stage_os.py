@@ -54,12 +54,19 @@ def complete_design(estimators: FittedEstimators, typed: pd.DataFrame):
     return rows, patient_design(estimators, values, rows, False)
 
 
+def died_first(outcomes: pd.DataFrame) -> np.ndarray:
+    """Whose PFS event is a death before any progression (death at the PFS time); every
+    other PFS event is a progression."""
+    pfs_e, os_e = outcomes["pfs_event"].to_numpy(bool), outcomes["os_event"].to_numpy(bool)
+    return pfs_e & os_e & (outcomes["os_months"].to_numpy() <= outcomes["pfs_months"].to_numpy())
+
+
 def after_progression(design: np.ndarray, outcomes: pd.DataFrame) -> tuple[CoxPHFitter, list]:
     """Cox model of the time from progression to death, on one strategy's patients who
-    progressed (a PFS event that is not a death at the same time)."""
+    progressed."""
     pfs_t, os_t = outcomes["pfs_months"].to_numpy(), outcomes["os_months"].to_numpy()
-    pfs_e, os_e = outcomes["pfs_event"].to_numpy(bool), outcomes["os_event"].to_numpy(bool)
-    progressed = pfs_e & ((os_t > pfs_t) | ~os_e)
+    os_e = outcomes["os_event"].to_numpy(bool)
+    progressed = outcomes["pfs_event"].to_numpy(bool) & ~died_first(outcomes)
     frame = pd.DataFrame(
         design[progressed][:, [FEATURE_NAMES.index(c) for c in SURVIVAL_COVARIATES]],
         columns=list(SURVIVAL_COVARIATES),
@@ -75,8 +82,7 @@ def deaths_first(outcomes: pd.DataFrame) -> dict[str, float]:
     """Per response group, the share of its PFS events that are deaths before any
     progression (other-cause deaths, and the cured's)."""
     group = response_group(outcomes["best_response"].to_numpy())
-    pfs_e, os_e = outcomes["pfs_event"].to_numpy(bool), outcomes["os_event"].to_numpy(bool)
-    first = pfs_e & os_e & (outcomes["os_months"].to_numpy() <= outcomes["pfs_months"].to_numpy())
+    pfs_e, first = outcomes["pfs_event"].to_numpy(bool), died_first(outcomes)
     return {
         g: float(first[group == g].sum() / max(pfs_e[group == g].sum(), 1))
         for g in np.unique(group)
